@@ -1,0 +1,36 @@
+// Entry points: sqlite3_zumero_init for load_extension(), zumero_register for apps
+// that link SQLite themselves.
+#include "ext/sqlite_api.h"
+#include "ext/functions.h"
+#include "ext/zumero_register.h"
+#include "vtab/connection_state.h"
+#include "vtab/module.h"
+
+SQLITE_EXTENSION_INIT1
+
+namespace {
+
+int register_all(sqlite3 *db) {
+  // The module relies on APIs added up to SQLite 3.24 (keyword check, nochange).
+  if (sqlite3_libversion_number() < 3024000) return SQLITE_MISUSE;
+  if (zumero::ConnectionState::find(db)) return SQLITE_OK;  // already registered here
+  zumero::ConnectionState *connection = zumero::ConnectionState::create(db);
+  // The module owns the state: SQLite destroys it when the connection closes.
+  int rc = zumero::register_module(db, connection);
+  if (rc != SQLITE_OK) return rc;
+  rc = zumero::register_local_functions(db, connection);
+  if (rc != SQLITE_OK) return rc;
+  // Rows removed by OR REPLACE reach the history only through delete triggers.
+  return sqlite3_exec(db, "PRAGMA recursive_triggers = 1", nullptr, nullptr, nullptr);
+}
+
+}  // namespace
+
+extern "C" int zumero_register(sqlite3 *db) { return register_all(db); }
+
+extern "C" int sqlite3_zumero_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
+  SQLITE_EXTENSION_INIT2(api);
+  int rc = register_all(db);
+  if (rc != SQLITE_OK && error) *error = sqlite3_mprintf("zumero: registration failed (%d)", rc);
+  return rc;
+}

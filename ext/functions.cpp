@@ -1,0 +1,357 @@
+#include "ext/functions.h"
+
+#include <nlohmann/json.hpp>
+
+#include "ext/named_constants.h"
+#include "vtab/catalog.h"
+#include "vtab/column_parser.h"
+#include "vtab/sql.h"
+#include "vtab/table_definition.h"
+
+namespace zumero {
+
+std::string text_argument(sqlite3_value *value) {
+  const unsigned char *text = sqlite3_value_text(value);
+  return text ? std::string(reinterpret_cast<const char *>(text), sqlite3_value_bytes(value)) : std::string();
+}
+
+bool is_null(sqlite3_value *value) { return sqlite3_value_type(value) == SQLITE_NULL; }
+
+void report_error(sqlite3_context *context, const std::exception &failure) {
+  sqlite3_result_error(context, failure.what(), -1);
+  const Error *known = dynamic_cast<const Error *>(&failure);
+  sqlite3_result_error_code(context, known ? known->code() : SQLITE_ERROR);
+}
+
+int create_function(sqlite3 *db, const char *name, int arguments, int flags, ConnectionState *connection,
+                    void (*body)(sqlite3_context *, int, sqlite3_value **)) {
+  return sqlite3_create_function_v2(db, name, arguments, SQLITE_UTF8 | flags, connection, body, nullptr, nullptr,
+                                    nullptr);
+}
+
+namespace {
+
+ConnectionState &connection_of(sqlite3_context *context) {
+  return *static_cast<ConnectionState *>(sqlite3_user_data(context));
+}
+
+// Runs body, reporting any exception as the function's error.
+template <typename Body>
+void guarded(sqlite3_context *context, Body &&body) {
+  try {
+    body();
+  } catch (const std::bad_alloc &) {
+    sqlite3_result_error_nomem(context);
+  } catch (const std::exception &failure) {
+    report_error(context, failure);
+  }
+}
+
+// The attached database a function works on; it must exist.
+std::string attached_argument(sqlite3_context *context, sqlite3_value *value) {
+  if (is_null(value)) fail("invalid_argument");
+  std::string schema = text_argument(value);
+  require_attached(sqlite3_context_db_handle(context), schema);
+  return schema;
+}
+
+std::int64_t integer_argument(sqlite3_value *value) {
+  if (sqlite3_value_numeric_type(value) != SQLITE_INTEGER) fail("invalid_argument");
+  return sqlite3_value_int64(value);
+}
+
+void require_autocommit(sqlite3 *db) {
+  if (!sqlite3_get_autocommit(db)) fail("invalid_argument");
+}
+
+void named_constant(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    auto constant = find_named_constant(text_argument(argv[0]));
+    if (!constant) fail("unrecognized_named_constant");
+    if (auto *number = std::get_if<std::int64_t>(&*constant)) {
+      sqlite3_result_int64(context, *number);
+    } else {
+      const std::string &text = std::get<std::string>(*constant);
+      sqlite3_result_text(context, text.c_str(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+    }
+  });
+}
+
+nlohmann::ordered_json json_value(sqlite3_value *value) {
+  switch (sqlite3_value_type(value)) {
+    case SQLITE_INTEGER: return sqlite3_value_int64(value);
+    case SQLITE_FLOAT: return sqlite3_value_double(value);
+    case SQLITE_NULL: return nullptr;
+    default: return text_argument(value);
+  }
+}
+
+std::string auth_scheme_json(int argc, sqlite3_value **argv) {
+  if (argc < 1 || argc % 2 == 0 || is_null(argv[0])) fail("invalid_argument");
+  nlohmann::ordered_json scheme;
+  scheme["scheme_type"] = text_argument(argv[0]);
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (is_null(argv[i])) fail("invalid_argument");
+    scheme[text_argument(argv[i])] = json_value(argv[i + 1]);
+  }
+  return scheme.dump();
+}
+
+void auth_scheme(sqlite3_context *context, int argc, sqlite3_value **argv) {
+  guarded(context, [&] {
+    std::string json = auth_scheme_json(argc, argv);
+    sqlite3_result_text(context, json.c_str(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
+  });
+}
+
+void internal_auth_scheme(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    nlohmann::ordered_json scheme;
+    scheme["scheme_type"] = "internal";
+    scheme["dbfile"] = json_value(argv[0]);
+    std::string json = scheme.dump();
+    sqlite3_result_text(context, json.c_str(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
+  });
+}
+
+// Called by the z$replace$ triggers: returns the current txid while the module runs an
+// OR REPLACE on that table (and notes the removed row as changed), else NULL.
+void replacing(sqlite3_context *context, int, sqlite3_value **argv) {
+  ConnectionState &connection = connection_of(context);
+  if (!connection.replacing || !iequals(connection.replacing->table, text_argument(argv[0]))) {
+    sqlite3_result_null(context);
+    return;
+  }
+  const ReplaceContext &replace = *connection.replacing;
+  if (!is_null(argv[1]))
+    connection.schema(replace.schema).note_changed(replace.table, sqlite3_value_int64(argv[1]));
+  sqlite3_result_int64(context, replace.txid);
+}
+
+void purge_history(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    for (const std::string &name : zumero_table_names(db, schema))
+      exec(db, "DELETE FROM " + qualified(schema, history_table_name(name)));
+    if (has_housekeeping(db, schema))
+      exec(db, "DELETE FROM " + qualified(schema, "t$sync") + " WHERE key = 'history_mark'");
+    sqlite3_result_null(context);
+  });
+}
+
+void define_acl_table(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    if (load_table_definition(db, schema, "z_acl")) {
+      sqlite3_result_null(context);
+      return;
+    }
+    exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, "z_acl") +
+                 " USING zumero (* WITH_STRICT_TYPES, scheme TEXT NOT NULL, who TEXT NOT NULL, "
+                 "tbl TEXT NOT NULL, op TEXT NOT NULL, result TEXT NOT NULL, "
+                 "CHECK (result IN ('allow', 'deny')), "
+                 "CHECK (who IN ('anyone', 'any_authenticated_user') OR who LIKE 'user:_%' OR who LIKE 'group:_%'), "
+                 "CHECK (op IN ('*', 'pull', 'auth_add_user', 'auth_set_password', 'auth_set_acl_entry', "
+                 "'create_table', 'tbl_add_row', 'tbl_modify_row', 'tbl_add_column', 'add_rule', "
+                 "'create_dbfile', 'get_storage_usage')), "
+                 "CHECK (op <> '*' OR tbl = ''))");
+    // The ACL protects itself: nobody may add columns to it.
+    exec(db, "INSERT INTO " + qualified(schema, "z_acl") +
+                 " (scheme, who, tbl, op, result) VALUES ('', 'anyone', 'z_acl', 'tbl_add_column', 'deny')");
+    sqlite3_result_null(context);
+  });
+}
+
+void define_audit_table(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    if (!load_table_definition(db, schema, "z_audit")) {
+      exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, "z_audit") +
+                   " USING zumero (tbl TEXT NOT NULL, ancestor TEXT NOT NULL, already TEXT, incoming TEXT, "
+                   "result TEXT)");
+    }
+    sqlite3_result_null(context);
+  });
+}
+
+std::optional<std::string> optional_text(sqlite3_value *value) {
+  if (is_null(value)) return std::nullopt;
+  return text_argument(value);
+}
+
+void add_row_rule(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    std::optional<std::string> table = optional_text(argv[1]);
+    std::int64_t situation = integer_argument(argv[2]);
+    std::int64_t action = integer_argument(argv[3]);
+    bool valid_situation = situation == situation::kDelAfterMod || situation == situation::kModAfterDel ||
+                           situation == situation::kModAfterMod;
+    bool valid_action = action == action::kDefault || action == action::kAccept || action == action::kIgnore ||
+                        action == action::kReject ||
+                        (action == action::kColumnMerge && situation == situation::kModAfterMod);
+    if (!valid_situation || !valid_action) fail("invalid_argument");
+    ensure_housekeeping(db, schema);
+    nlohmann::json detail = {{"situation", situation}, {"action", action}};
+    record_schema_change(db, schema, "row_rule", table, detail.dump());
+    sqlite3_result_null(context);
+  });
+}
+
+void add_column_rule(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    std::optional<std::string> table = optional_text(argv[1]);
+    std::optional<std::string> column = optional_text(argv[2]);
+    std::int64_t action = integer_argument(argv[3]);
+    std::int64_t base = action & ~action::kAttemptTextMerge;
+    bool valid = base == action::kDefault || base == action::kAccept || base == action::kIgnore ||
+                 base == action::kReject;
+    if (!valid || (action == action::kAttemptTextMerge)) fail("invalid_argument");
+    ensure_housekeeping(db, schema);
+    nlohmann::json detail = {{"column", column ? nlohmann::json(*column) : nlohmann::json(nullptr)},
+                             {"action", action}};
+    record_schema_change(db, schema, "column_rule", table, detail.dump());
+    sqlite3_result_null(context);
+  });
+}
+
+void alter_table_add_column(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    std::string name = text_argument(argv[1]);
+    auto table = load_table_definition(db, schema, name);
+    if (!table) fail("invalid_argument");
+    std::string text = text_argument(argv[2]);
+    std::vector<std::string> arguments = table->arguments;
+    arguments.push_back(text);
+    TableDefinition extended = parse_table_definition(arguments);  // validates names and the new column
+    ColumnDefinition column = extended.columns.back();
+    if (column.reference && !iequals(column.reference->table, name) &&
+        !load_table_definition(db, schema, column.reference->table))
+      fail("syntax_error");
+    Savepoint savepoint(db, "zumero_add_column");
+    exec(db, add_column_ddl(schema, name, column, extended.strict_types));
+    save_table_definition(db, schema, name, extended);
+    if (!connection_of(context).applying_remote) {
+      nlohmann::json detail = {{"definition", text}};
+      record_schema_change(db, schema, "add_column", name, detail.dump());
+    }
+    savepoint.release();
+    sqlite3_result_null(context);
+  });
+}
+
+// Finds the table name after ON in a CREATE INDEX statement and points it at target.
+std::string retarget_index(const std::string &sql, const std::string &target) {
+  std::string upper = sql;
+  for (char &c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  size_t on = upper.find(" ON ");
+  if (on == std::string::npos) fail("invalid_argument");
+  size_t begin = sql.find_first_not_of(" \t\r\n", on + 4);
+  size_t end = begin;
+  if (sql[begin] == '"' || sql[begin] == '[' || sql[begin] == '`') {
+    char close = sql[begin] == '[' ? ']' : sql[begin];
+    end = sql.find(close, begin + 1) + 1;
+  } else {
+    while (end < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')) ++end;
+  }
+  return sql.substr(0, begin) + quote_identifier(target) + sql.substr(end);
+}
+
+// The module arguments of a regular table: what stands between its outer parentheses.
+std::vector<std::string> table_arguments(const std::string &create_sql) {
+  size_t open = create_sql.find('(');
+  size_t close = create_sql.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) fail("syntax_error");
+  std::string options = lower_ascii(create_sql.substr(close + 1));
+  if (options.find("without") != std::string::npos) fail("invalid_argument");
+  return split_top_level(create_sql.substr(open + 1, close - open - 1));
+}
+
+void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    require_autocommit(db);
+    std::string schema = attached_argument(context, argv[0]);
+    std::string name = text_argument(argv[1]);
+    if (name.find('$') != std::string::npos) fail("no_dollar_sign_in_table_name");
+    std::string master = quote_identifier(schema) + ".sqlite_master";
+    Statement lookup(db, "SELECT sql FROM " + master + " WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
+    lookup.bind(1, name);
+    if (!lookup.step()) fail("invalid_argument");
+    std::string create_sql = lookup.column_text(0);
+    if (lower_ascii(create_sql).find("virtual") != std::string::npos) fail("invalid_argument");
+    std::vector<std::string> arguments = table_arguments(create_sql);
+    parse_table_definition(arguments);  // refuses what a zumero table cannot hold
+    std::vector<std::string> indexes;
+    Statement index_list(db, "SELECT sql FROM " + master +
+                                 " WHERE type = 'index' AND tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL");
+    index_list.bind(1, name);
+    while (index_list.step()) indexes.push_back(index_list.column_text(0));
+    Statement triggers(db, "SELECT 1 FROM " + master + " WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE");
+    triggers.bind(1, name);
+    if (triggers.step()) fail("invalid_argument");
+
+    std::string staging = "z$adopting$" + name;
+    std::string args_sql;
+    for (const std::string &argument : arguments) args_sql += (args_sql.empty() ? "" : ", ") + argument;
+    Transaction transaction(db);
+    exec(db, "PRAGMA legacy_alter_table = ON; ALTER TABLE " + qualified(schema, name) + " RENAME TO " +
+                 quote_identifier(staging) + "; PRAGMA legacy_alter_table = OFF;");
+    exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + args_sql + ")");
+    TableDefinition table = *load_table_definition(db, schema, name);
+    // Through the module, so the rows count as local inserts for the next sync.
+    exec(db, "INSERT INTO " + qualified(schema, name) + " (rowid, " + column_list(table) + ") SELECT rowid, " +
+                 column_list(table) + " FROM " + qualified(schema, staging) + " ORDER BY rowid");
+    exec(db, "DROP TABLE " + qualified(schema, staging));
+    for (const std::string &index : indexes) {
+      std::string sql = retarget_index(index, live_table_name(name));
+      // CREATE INDEX names no schema for its table; put the index in the right one.
+      size_t index_kw = lower_ascii(sql).find("index");
+      size_t name_begin = sql.find_first_not_of(" \t", index_kw + 5);
+      sql.insert(name_begin, quote_identifier(schema) + ".");
+      exec(db, sql);
+    }
+    transaction.commit();
+    sqlite3_result_null(context);
+  });
+}
+
+}  // namespace
+
+int register_local_functions(sqlite3 *db, ConnectionState *connection) {
+  struct Definition {
+    const char *name;
+    int arguments;
+    int flags;
+    void (*body)(sqlite3_context *, int, sqlite3_value **);
+  };
+  const int pure = SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+  const Definition definitions[] = {
+      {"zumero_named_constant", 1, pure, named_constant},
+      {"zumero_auth_scheme", -1, pure, auth_scheme},
+      {"zumero_internal_auth_scheme", 1, pure, internal_auth_scheme},
+      {"zumero_replacing", 2, SQLITE_INNOCUOUS, replacing},
+      {"zumero_purge_history", 1, SQLITE_DIRECTONLY, purge_history},
+      {"zumero_define_acl_table", 1, SQLITE_DIRECTONLY, define_acl_table},
+      {"zumero_define_audit_table", 1, SQLITE_DIRECTONLY, define_audit_table},
+      {"zumero_add_row_rule", 5, SQLITE_DIRECTONLY, add_row_rule},
+      {"zumero_add_column_rule", 5, SQLITE_DIRECTONLY, add_column_rule},
+      {"zumero_alter_table_add_column", 3, SQLITE_DIRECTONLY, alter_table_add_column},
+      {"zumero_adopt_existing_table", 2, SQLITE_DIRECTONLY, adopt_existing_table},
+  };
+  for (const Definition &definition : definitions) {
+    int rc = create_function(db, definition.name, definition.arguments, definition.flags, connection, definition.body);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+}  // namespace zumero

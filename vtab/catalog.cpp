@@ -1,0 +1,77 @@
+#include "vtab/catalog.h"
+
+#include <nlohmann/json.hpp>
+
+#include "vtab/sql.h"
+
+namespace zumero {
+
+void ensure_housekeeping(sqlite3 *db, const std::string &schema) {
+  if (has_housekeeping(db, schema)) return;
+  std::string s = quote_identifier(schema) + ".";
+  exec(db, "CREATE TABLE IF NOT EXISTS " + s + "\"t$tx\" (txid INTEGER PRIMARY KEY, unix_time INTEGER NOT NULL);"
+           "CREATE TABLE IF NOT EXISTS " + s + "\"t$dirty\" (tbl TEXT NOT NULL, first INTEGER NOT NULL, "
+           "last INTEGER NOT NULL, txid INTEGER NOT NULL);"
+           "CREATE TABLE IF NOT EXISTS " + s + "\"t$tables\" (name TEXT PRIMARY KEY COLLATE NOCASE, "
+           "definition TEXT NOT NULL);"
+           "CREATE TABLE IF NOT EXISTS " + s + "\"t$schema\" (seq INTEGER PRIMARY KEY, rv INTEGER, "
+           "kind TEXT NOT NULL, tbl TEXT, detail TEXT NOT NULL);"
+           "CREATE TABLE IF NOT EXISTS " + s + "\"t$sync\" (key TEXT PRIMARY KEY, value);"
+           "CREATE TABLE IF NOT EXISTS " + s + "\"t$q\" (qid INTEGER PRIMARY KEY, unix_time INTEGER NOT NULL, "
+           "package BLOB NOT NULL);");
+}
+
+bool has_housekeeping(sqlite3 *db, const std::string &schema) {
+  Statement statement(db, "SELECT 1 FROM " + quote_identifier(schema) +
+                              ".sqlite_master WHERE type='table' AND name='t$schema'");
+  return statement.step();
+}
+
+void require_attached(sqlite3 *db, const std::string &schema) {
+  Statement statement(db, "SELECT 1 FROM pragma_database_list WHERE name = ?1");
+  statement.bind(1, schema);
+  if (!statement.step()) fail("invalid_argument");
+}
+
+std::string arguments_to_json(const std::vector<std::string> &arguments) {
+  return nlohmann::json(arguments).dump();
+}
+
+std::vector<std::string> arguments_from_json(const std::string &json) {
+  return nlohmann::json::parse(json).get<std::vector<std::string>>();
+}
+
+std::optional<TableDefinition> load_table_definition(sqlite3 *db, const std::string &schema,
+                                                     const std::string &name) {
+  if (!has_housekeeping(db, schema)) return std::nullopt;
+  Statement statement(db, "SELECT definition FROM " + quote_identifier(schema) + ".\"t$tables\" WHERE name = ?1");
+  statement.bind(1, name);
+  if (!statement.step()) return std::nullopt;
+  return parse_table_definition(arguments_from_json(statement.column_text(0)));
+}
+
+void save_table_definition(sqlite3 *db, const std::string &schema, const std::string &name,
+                           const TableDefinition &table) {
+  Statement statement(db, "INSERT OR REPLACE INTO " + quote_identifier(schema) +
+                              ".\"t$tables\" (name, definition) VALUES (?1, ?2)");
+  statement.bind(1, name).bind(2, arguments_to_json(table.arguments)).run();
+}
+
+std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &schema) {
+  std::vector<std::string> names;
+  if (!has_housekeeping(db, schema)) return names;
+  Statement statement(db, "SELECT name FROM " + quote_identifier(schema) + ".\"t$tables\" ORDER BY name");
+  while (statement.step()) names.push_back(statement.column_text(0));
+  return names;
+}
+
+void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,
+                          const std::optional<std::string> &table, const std::string &detail_json) {
+  Statement statement(db, "INSERT INTO " + quote_identifier(schema) +
+                              ".\"t$schema\" (rv, kind, tbl, detail) VALUES (NULL, ?1, ?2, ?3)");
+  statement.bind(1, kind);
+  if (table) statement.bind(2, *table);
+  statement.bind(3, detail_json).run();
+}
+
+}  // namespace zumero

@@ -1,0 +1,39 @@
+// The housekeeping tables of a database holding zumero tables (prefix t$), and the
+// record of zumero table definitions. Client and server use the same catalog.
+//   t$tx      one row per local write transaction (txid, unix_time)
+//   t$dirty   row identities changed locally and not yet synced, as ranges per txid
+//   t$tables  name and definition (JSON array of module arguments) of each zumero table
+//   t$schema  table creations, added columns and conflict rules, in order; rv NULL
+//             until the server has accepted the entry
+//   t$sync    sync state as key/value pairs
+//   t$q       quarantined packages
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ext/sqlite_api.h"
+#include "vtab/column_parser.h"
+
+namespace zumero {
+
+void ensure_housekeeping(sqlite3 *db, const std::string &schema);
+bool has_housekeeping(sqlite3 *db, const std::string &schema);
+
+// Throws zumero:invalid_argument unless schema names an attached database.
+void require_attached(sqlite3 *db, const std::string &schema);
+
+std::optional<TableDefinition> load_table_definition(sqlite3 *db, const std::string &schema, const std::string &name);
+void save_table_definition(sqlite3 *db, const std::string &schema, const std::string &name,
+                           const TableDefinition &table);
+std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &schema);
+
+// Appends an entry to t$schema for the next sync to carry (rv stays NULL).
+void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,
+                          const std::optional<std::string> &table, const std::string &detail_json);
+
+std::string arguments_to_json(const std::vector<std::string> &arguments);
+std::vector<std::string> arguments_from_json(const std::string &json);
+
+}  // namespace zumero

@@ -1,0 +1,505 @@
+#include "vtab/module.h"
+
+#include <memory>
+#include <new>
+
+#include "vtab/catalog.h"
+#include "vtab/column_parser.h"
+#include "vtab/sql.h"
+#include "vtab/storage.h"
+#include "vtab/table_definition.h"
+
+namespace zumero {
+namespace {
+
+struct ZumeroTable {
+  sqlite3_vtab base{};
+  sqlite3 *db = nullptr;
+  ConnectionState *connection = nullptr;
+  std::string schema;
+  std::string name;
+  TableDefinition definition;
+  std::unique_ptr<LocalWriter> writer;
+  // Prepared plans that no cursor is using, by their SQL.
+  std::map<std::string, std::vector<std::unique_ptr<Statement>>> idle_queries;
+};
+
+struct ZumeroCursor {
+  sqlite3_vtab_cursor base{};
+  std::string plan;
+  std::unique_ptr<Statement> query;
+  bool eof = true;
+};
+
+ZumeroTable *table_of(sqlite3_vtab *vtab) { return reinterpret_cast<ZumeroTable *>(vtab); }
+ZumeroCursor *cursor_of(sqlite3_vtab_cursor *cursor) { return reinterpret_cast<ZumeroCursor *>(cursor); }
+
+void set_error(sqlite3_vtab *vtab, const std::string &message) {
+  sqlite3_free(vtab->zErrMsg);
+  vtab->zErrMsg = sqlite3_mprintf("%s", message.c_str());
+}
+
+// Messages from z$T name the storage table; users know the zumero table.
+std::string user_facing(const ZumeroTable &table, std::string message) {
+  std::string storage = live_table_name(table.name) + ".";
+  for (size_t at = message.find(storage); at != std::string::npos; at = message.find(storage, at))
+    message.replace(at, storage.size(), table.name + ".");
+  return message;
+}
+
+// Runs body, turning exceptions into an SQLite result code and the table's error message.
+template <typename Body>
+int guarded(sqlite3_vtab *vtab, Body &&body) {
+  try {
+    return body();
+  } catch (const Error &error) {
+    set_error(vtab, user_facing(*table_of(vtab), error.what()));
+    return error.code();
+  } catch (const std::bad_alloc &) {
+    return SQLITE_NOMEM;
+  } catch (const std::exception &error) {
+    set_error(vtab, error.what());
+    return SQLITE_ERROR;
+  }
+}
+
+std::vector<std::string> module_arguments(int argc, const char *const *argv) {
+  std::vector<std::string> arguments;
+  for (int i = 3; i < argc; ++i) {
+    std::string argument = argv[i];
+    size_t begin = argument.find_first_not_of(" \t\r\n");
+    if (begin == std::string::npos) continue;
+    size_t end = argument.find_last_not_of(" \t\r\n");
+    arguments.push_back(argument.substr(begin, end - begin + 1));
+  }
+  return arguments;
+}
+
+void validate_table_name(const std::string &name) {
+  if (name.find('$') != std::string::npos) fail("no_dollar_sign_in_table_name");
+  if (name == "*") fail("invalid_argument");
+}
+
+void validate_references(sqlite3 *db, const std::string &schema, const std::string &name,
+                         const TableDefinition &definition) {
+  for (const ColumnDefinition &column : definition.columns) {
+    if (!column.reference || iequals(column.reference->table, name)) continue;
+    if (!load_table_definition(db, schema, column.reference->table)) fail("syntax_error");
+  }
+}
+
+int connect_table(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **error,
+                  bool create) {
+  auto table = std::make_unique<ZumeroTable>();
+  table->db = db;
+  table->connection = static_cast<ConnectionState *>(aux);
+  table->schema = argv[1];
+  table->name = argv[2];
+  try {
+    if (create) {
+      validate_table_name(table->name);
+      table->definition = parse_table_definition(module_arguments(argc, argv));
+      validate_references(db, table->schema, table->name, table->definition);
+      ensure_housekeeping(db, table->schema);
+      exec(db, storage_ddl(table->schema, table->name, table->definition));
+      save_table_definition(db, table->schema, table->name, table->definition);
+      if (!table->connection->applying_remote) {
+        record_schema_change(db, table->schema, "create_table", table->name,
+                             arguments_to_json(table->definition.arguments));
+      }
+    } else {
+      // The current definition lives in t$tables: it includes columns added since creation.
+      auto stored = load_table_definition(db, table->schema, table->name);
+      table->definition = stored ? *stored : parse_table_definition(module_arguments(argc, argv));
+    }
+    int rc = sqlite3_declare_vtab(db, virtual_table_declaration(table->definition).c_str());
+    if (rc != SQLITE_OK) fail_from_db(db, rc);
+    sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
+    table->writer = std::make_unique<LocalWriter>(db, *table->connection, table->schema, table->name,
+                                                  table->definition);
+  } catch (const std::exception &failure) {
+    *error = sqlite3_mprintf("%s", failure.what());
+    const Error *known = dynamic_cast<const Error *>(&failure);
+    return known ? known->code() : SQLITE_ERROR;
+  }
+  *out = &table.release()->base;
+  return SQLITE_OK;
+}
+
+int zumeroCreate(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **error) {
+  return connect_table(db, aux, argc, argv, out, error, true);
+}
+
+int zumeroConnect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **error) {
+  return connect_table(db, aux, argc, argv, out, error, false);
+}
+
+int zumeroDisconnect(sqlite3_vtab *vtab) {
+  delete table_of(vtab);
+  return SQLITE_OK;
+}
+
+// SQLite reports a failing xDestroy with a generic message, so DROP TABLE is refused
+// at commit instead: xDestroy lets SQLite forget the table, writes to the eponymous
+// zumero_drop_guard table, and the guard's xSync fails with
+// zumero:table_drop_unsupported. The transaction rolls back, the schema is reloaded,
+// and the table with its rows is there as before (its storage was never touched).
+int zumeroDestroy(sqlite3_vtab *vtab) {
+  ZumeroTable *table = table_of(vtab);
+  int rc = sqlite3_exec(table->db, "INSERT INTO zumero_drop_guard VALUES (1)", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    set_error(vtab, "zumero:table_drop_unsupported");
+    return rc;
+  }
+  delete table;
+  return SQLITE_OK;
+}
+
+// ---- the drop guard ------------------------------------------------------------------
+
+struct DropGuard {
+  sqlite3_vtab base{};
+  bool refused = false;
+};
+
+int guardConnect(sqlite3 *db, void *, int, const char *const *, sqlite3_vtab **out, char **) {
+  int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(refused)");
+  if (rc != SQLITE_OK) return rc;
+  *out = &(new DropGuard())->base;
+  return SQLITE_OK;
+}
+
+int guardDisconnect(sqlite3_vtab *vtab) {
+  delete reinterpret_cast<DropGuard *>(vtab);
+  return SQLITE_OK;
+}
+
+int guardBestIndex(sqlite3_vtab *, sqlite3_index_info *info) {
+  info->estimatedCost = 1;
+  return SQLITE_OK;
+}
+
+int guardOpen(sqlite3_vtab *, sqlite3_vtab_cursor **out) {
+  *out = static_cast<sqlite3_vtab_cursor *>(sqlite3_malloc(sizeof(sqlite3_vtab_cursor)));
+  return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+int guardClose(sqlite3_vtab_cursor *cursor) {
+  sqlite3_free(cursor);
+  return SQLITE_OK;
+}
+
+int guardFilter(sqlite3_vtab_cursor *, int, const char *, int, sqlite3_value **) { return SQLITE_OK; }
+int guardNext(sqlite3_vtab_cursor *) { return SQLITE_OK; }
+int guardEof(sqlite3_vtab_cursor *) { return 1; }
+int guardColumn(sqlite3_vtab_cursor *, sqlite3_context *, int) { return SQLITE_OK; }
+int guardRowid(sqlite3_vtab_cursor *, sqlite3_int64 *rowid) {
+  *rowid = 0;
+  return SQLITE_OK;
+}
+
+int guardUpdate(sqlite3_vtab *vtab, int, sqlite3_value **, sqlite3_int64 *) {
+  reinterpret_cast<DropGuard *>(vtab)->refused = true;
+  return SQLITE_OK;
+}
+
+int guardSync(sqlite3_vtab *vtab) {
+  if (!reinterpret_cast<DropGuard *>(vtab)->refused) return SQLITE_OK;
+  set_error(vtab, "zumero:table_drop_unsupported");
+  return SQLITE_ERROR;
+}
+
+int guardEnd(sqlite3_vtab *vtab) {
+  reinterpret_cast<DropGuard *>(vtab)->refused = false;
+  return SQLITE_OK;
+}
+
+sqlite3_module make_guard_module() {
+  sqlite3_module module{};
+  module.xConnect = guardConnect;  // no xCreate: eponymous only
+  module.xBestIndex = guardBestIndex;
+  module.xDisconnect = guardDisconnect;
+  module.xDestroy = guardDisconnect;
+  module.xOpen = guardOpen;
+  module.xClose = guardClose;
+  module.xFilter = guardFilter;
+  module.xNext = guardNext;
+  module.xEof = guardEof;
+  module.xColumn = guardColumn;
+  module.xRowid = guardRowid;
+  module.xUpdate = guardUpdate;
+  module.xBegin = guardEnd;
+  module.xSync = guardSync;
+  module.xCommit = guardEnd;
+  module.xRollback = guardEnd;
+  return module;
+}
+
+const sqlite3_module drop_guard_module = make_guard_module();
+
+int zumeroRename(sqlite3_vtab *vtab, const char *) {
+  set_error(vtab, "zumero:table_rename_unsupported");
+  return SQLITE_ERROR;
+}
+
+// ---- query planning ------------------------------------------------------------
+// The plan handed from xBestIndex to xFilter (idxStr) is the SELECT run against z$T:
+//   SELECT rowid, <column or NULL for each column> FROM "schema"."z$T"
+//     [WHERE <term> AND ...] [ORDER BY <column> [DESC], ...]
+// Terms compare a column with ?N, where N is the argvIndex given to the constraint;
+// idxNum is the number of such parameters. Columns the query does not use (colUsed)
+// are selected as NULL so SQLite does not decode them.
+
+const char *operator_sql(unsigned char op, bool &has_argument, bool &omit) {
+  has_argument = true;
+  omit = true;
+  switch (op) {
+    case SQLITE_INDEX_CONSTRAINT_EQ: return "=";
+    case SQLITE_INDEX_CONSTRAINT_GT: return ">";
+    case SQLITE_INDEX_CONSTRAINT_LE: return "<=";
+    case SQLITE_INDEX_CONSTRAINT_LT: return "<";
+    case SQLITE_INDEX_CONSTRAINT_GE: return ">=";
+    case SQLITE_INDEX_CONSTRAINT_NE: return "<>";
+    case SQLITE_INDEX_CONSTRAINT_IS: return "IS";
+    case SQLITE_INDEX_CONSTRAINT_ISNOT: return "IS NOT";
+    case SQLITE_INDEX_CONSTRAINT_LIKE: omit = false; return "LIKE";
+    case SQLITE_INDEX_CONSTRAINT_GLOB: omit = false; return "GLOB";
+    case SQLITE_INDEX_CONSTRAINT_ISNULL: has_argument = false; return "IS NULL";
+    case SQLITE_INDEX_CONSTRAINT_ISNOTNULL: has_argument = false; return "IS NOT NULL";
+    default: return nullptr;
+  }
+}
+
+std::string column_sql(const ZumeroTable &table, int column) {
+  return column < 0 ? std::string("rowid") : quote_identifier(table.definition.columns[column].name);
+}
+
+bool column_is_rowid(const ZumeroTable &table, int column) {
+  return column < 0 || column == table.definition.integer_primary_key;
+}
+
+int zumeroBestIndex(sqlite3_vtab *vtab, sqlite3_index_info *info) {
+  return guarded(vtab, [&] {
+    const ZumeroTable &table = *table_of(vtab);
+    std::string where;
+    int arguments = 0;
+    bool unique = false;
+    double rows = 1000000.0;
+    for (int i = 0; i < info->nConstraint; ++i) {
+      const auto &constraint = info->aConstraint[i];
+      if (!constraint.usable) continue;
+      bool has_argument = false;
+      bool omit = false;
+      const char *op = operator_sql(constraint.op, has_argument, omit);
+      if (!op) continue;
+      std::string term = column_sql(table, constraint.iColumn) + " " + op;
+      if (has_argument) {
+        term += " ?" + std::to_string(++arguments);
+        info->aConstraintUsage[i].argvIndex = arguments;
+      }
+      const char *collation = sqlite3_vtab_collation(info, i);
+      if (constraint.iColumn >= 0 && collation && !iequals(collation, "BINARY")) {
+        const std::string &declared = table.definition.columns[constraint.iColumn].collation;
+        if (!iequals(collation, declared)) term += " COLLATE " + quote_identifier(collation);
+      } else if (constraint.iColumn >= 0 && collation && !table.definition.columns[constraint.iColumn].collation.empty()) {
+        term += " COLLATE BINARY";
+      }
+      info->aConstraintUsage[i].omit = omit;
+      where += (where.empty() ? " WHERE " : " AND ") + term;
+      if (constraint.op == SQLITE_INDEX_CONSTRAINT_EQ || constraint.op == SQLITE_INDEX_CONSTRAINT_IS ||
+          constraint.op == SQLITE_INDEX_CONSTRAINT_ISNULL) {
+        if (column_is_rowid(table, constraint.iColumn) && constraint.op != SQLITE_INDEX_CONSTRAINT_ISNULL) unique = true;
+        rows /= 20.0;
+      } else if (constraint.op != SQLITE_INDEX_CONSTRAINT_NE && constraint.op != SQLITE_INDEX_CONSTRAINT_ISNOT &&
+                 constraint.op != SQLITE_INDEX_CONSTRAINT_ISNOTNULL) {
+        rows /= 4.0;
+      }
+    }
+    std::string order;
+    for (int i = 0; i < info->nOrderBy; ++i) {
+      order += (order.empty() ? " ORDER BY " : ", ") + column_sql(table, info->aOrderBy[i].iColumn) +
+               (info->aOrderBy[i].desc ? " DESC" : "");
+    }
+    if (!order.empty()) info->orderByConsumed = 1;
+    std::string select = "SELECT rowid";
+    for (size_t i = 0; i < table.definition.columns.size(); ++i) {
+      bool used = (info->colUsed >> (i < 63 ? i : 63)) & 1;
+      select += ", " + (used ? column_sql(table, static_cast<int>(i)) : std::string("NULL"));
+    }
+    std::string plan = select + " FROM " + qualified(table.schema, live_table_name(table.name)) + where + order;
+    if (unique) {
+      rows = 1;
+      info->idxFlags |= SQLITE_INDEX_SCAN_UNIQUE;
+    }
+    if (rows < 1) rows = 1;
+    info->estimatedRows = static_cast<sqlite3_int64>(rows);
+    info->estimatedCost = rows + 10.0;
+    info->idxNum = arguments;
+    info->idxStr = sqlite3_mprintf("%s", plan.c_str());
+    info->needToFreeIdxStr = 1;
+    return SQLITE_OK;
+  });
+}
+
+// ---- cursors -----------------------------------------------------------------------
+
+int zumeroOpen(sqlite3_vtab *, sqlite3_vtab_cursor **out) {
+  *out = &(new (std::nothrow) ZumeroCursor())->base;
+  return *out ? SQLITE_OK : SQLITE_NOMEM;
+}
+
+void return_query(ZumeroTable &table, ZumeroCursor &cursor) {
+  if (!cursor.query) return;
+  cursor.query->reset();
+  auto &idle = table.idle_queries[cursor.plan];
+  if (idle.size() < 4) idle.push_back(std::move(cursor.query));
+  cursor.query.reset();
+}
+
+int zumeroClose(sqlite3_vtab_cursor *base) {
+  ZumeroCursor *cursor = cursor_of(base);
+  return_query(*table_of(base->pVtab), *cursor);
+  delete cursor;
+  return SQLITE_OK;
+}
+
+int zumeroNext(sqlite3_vtab_cursor *base) {
+  return guarded(base->pVtab, [&] {
+    ZumeroCursor *cursor = cursor_of(base);
+    cursor->eof = !cursor->query->step();
+    return SQLITE_OK;
+  });
+}
+
+int zumeroFilter(sqlite3_vtab_cursor *base, int, const char *plan, int argc, sqlite3_value **argv) {
+  return guarded(base->pVtab, [&] {
+    ZumeroTable &table = *table_of(base->pVtab);
+    ZumeroCursor *cursor = cursor_of(base);
+    if (!cursor->query || cursor->plan != plan) {
+      return_query(table, *cursor);
+      cursor->plan = plan;
+      auto &idle = table.idle_queries[cursor->plan];
+      if (!idle.empty()) {
+        cursor->query = std::move(idle.back());
+        idle.pop_back();
+      } else {
+        cursor->query = std::make_unique<Statement>(table.db, cursor->plan, true);
+      }
+    } else {
+      cursor->query->reset();
+    }
+    for (int i = 0; i < argc; ++i) cursor->query->bind_value(i + 1, argv[i]);
+    cursor->eof = !cursor->query->step();
+    return SQLITE_OK;
+  });
+}
+
+int zumeroEof(sqlite3_vtab_cursor *base) { return cursor_of(base)->eof; }
+
+int zumeroColumn(sqlite3_vtab_cursor *base, sqlite3_context *context, int column) {
+  // An UPDATE leaves this column as it is: no need to read it.
+  if (sqlite3_vtab_nochange(context)) return SQLITE_OK;
+  sqlite3_result_value(context, cursor_of(base)->query->column_value(column + 1));
+  return SQLITE_OK;
+}
+
+int zumeroRowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
+  *rowid = cursor_of(base)->query->column_int(0);
+  return SQLITE_OK;
+}
+
+// ---- writes and transactions -------------------------------------------------------
+
+int zumeroUpdate(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int64 *rowid) {
+  return guarded(vtab, [&] {
+    ZumeroTable &table = *table_of(vtab);
+    bool replace = sqlite3_vtab_on_conflict(table.db) == SQLITE_REPLACE;
+    if (argc == 1) {
+      std::int64_t last = sqlite3_last_insert_rowid(table.db);
+      table.writer->remove(sqlite3_value_int64(argv[0]));
+      sqlite3_set_last_insert_rowid(table.db, last);
+    } else if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+      *rowid = table.writer->insert(argv[1], argv + 2, replace);
+    } else {
+      std::int64_t last = sqlite3_last_insert_rowid(table.db);
+      table.writer->update(sqlite3_value_int64(argv[0]), argv[1], argv + 2, replace);
+      sqlite3_set_last_insert_rowid(table.db, last);
+    }
+    return SQLITE_OK;
+  });
+}
+
+int zumeroBegin(sqlite3_vtab *) { return SQLITE_OK; }
+
+int zumeroSync(sqlite3_vtab *vtab) {
+  return guarded(vtab, [&] {
+    ZumeroTable &table = *table_of(vtab);
+    table.connection->schema(table.schema).flush(table.db, table.schema);
+    return SQLITE_OK;
+  });
+}
+
+int zumeroCommit(sqlite3_vtab *vtab) {
+  ZumeroTable &table = *table_of(vtab);
+  table.connection->schema(table.schema).clear();
+  return SQLITE_OK;
+}
+
+int zumeroRollback(sqlite3_vtab *vtab) { return zumeroCommit(vtab); }
+
+int zumeroSavepoint(sqlite3_vtab *vtab, int level) {
+  ZumeroTable &table = *table_of(vtab);
+  table.connection->schema(table.schema).savepoint(level);
+  return SQLITE_OK;
+}
+
+int zumeroRelease(sqlite3_vtab *vtab, int level) {
+  ZumeroTable &table = *table_of(vtab);
+  table.connection->schema(table.schema).release(level);
+  return SQLITE_OK;
+}
+
+int zumeroRollbackTo(sqlite3_vtab *vtab, int level) {
+  ZumeroTable &table = *table_of(vtab);
+  table.connection->schema(table.schema).rollback_to(level);
+  return SQLITE_OK;
+}
+
+sqlite3_module make_module() {
+  sqlite3_module module{};
+  module.iVersion = 3;
+  module.xCreate = zumeroCreate;
+  module.xConnect = zumeroConnect;
+  module.xBestIndex = zumeroBestIndex;
+  module.xDisconnect = zumeroDisconnect;
+  module.xDestroy = zumeroDestroy;
+  module.xOpen = zumeroOpen;
+  module.xClose = zumeroClose;
+  module.xFilter = zumeroFilter;
+  module.xNext = zumeroNext;
+  module.xEof = zumeroEof;
+  module.xColumn = zumeroColumn;
+  module.xRowid = zumeroRowid;
+  module.xUpdate = zumeroUpdate;
+  module.xBegin = zumeroBegin;
+  module.xSync = zumeroSync;
+  module.xCommit = zumeroCommit;
+  module.xRollback = zumeroRollback;
+  module.xRename = zumeroRename;
+  module.xSavepoint = zumeroSavepoint;
+  module.xRelease = zumeroRelease;
+  module.xRollbackTo = zumeroRollbackTo;
+  return module;
+}
+
+const sqlite3_module zumero_module = make_module();
+
+}  // namespace
+
+int register_module(sqlite3 *db, ConnectionState *connection) {
+  int rc = sqlite3_create_module_v2(db, "zumero_drop_guard", &drop_guard_module, nullptr, nullptr);
+  if (rc != SQLITE_OK) return rc;
+  return sqlite3_create_module_v2(db, "zumero", &zumero_module, connection, ConnectionState::destroy);
+}
+
+}  // namespace zumero

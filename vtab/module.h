@@ -1,0 +1,11 @@
+// The "zumero" virtual table module. Every call is passed through to the table z$T
+// that holds the rows; writes also keep history and the record of local changes.
+#pragma once
+#include "ext/sqlite_api.h"
+#include "vtab/connection_state.h"
+
+namespace zumero {
+
+int register_module(sqlite3 *db, ConnectionState *connection);
+
+}  // namespace zumero

@@ -1,0 +1,162 @@
+#include "vtab/storage.h"
+
+namespace zumero {
+
+LocalWriter::LocalWriter(sqlite3 *db, ConnectionState &connection, std::string schema, std::string name,
+                         const TableDefinition &definition)
+    : db_(db),
+      connection_(connection),
+      schema_(std::move(schema)),
+      name_(std::move(name)),
+      definition_(definition),
+      live_(qualified(schema_, live_table_name(name_))),
+      history_(qualified(schema_, history_table_name(name_))) {}
+
+std::int64_t LocalWriter::next_recid() {
+  SchemaState &state = connection_.schema(schema_);
+  std::optional<std::int64_t> cached = state.cached_next_recid(name_);
+  if (cached) return *cached;
+  // Identities are never reused, not even those of rows deleted since (z$rv$T keeps them).
+  std::int64_t next = query_int(db_, "SELECT max(coalesce((SELECT max(rowid) FROM " + live_ +
+                                         "), 0), coalesce((SELECT max(z_recid) FROM " +
+                                         qualified(schema_, version_table_name(name_)) + "), 0)) + 1",
+                                1);
+  state.set_next_recid(name_, next);
+  return next;
+}
+
+void LocalWriter::run_replacing(Statement &statement, bool replace) {
+  if (!replace) {
+    statement.run();
+    return;
+  }
+  connection_.replacing = ReplaceContext{schema_, name_, current_txid(connection_, schema_)};
+  try {
+    statement.run();
+  } catch (...) {
+    connection_.replacing.reset();
+    throw;
+  }
+  connection_.replacing.reset();
+}
+
+std::int64_t LocalWriter::insert(sqlite3_value *rowid, sqlite3_value **values, bool replace) {
+  Statement &statement = insert_[replace ? 1 : 0];
+  if (!statement) {
+    // An INTEGER PRIMARY KEY column is the rowid; naming both would be ambiguous.
+    bool with_rowid = definition_.integer_primary_key < 0;
+    std::string names = with_rowid ? "rowid" : "";
+    std::string params = with_rowid ? "?1" : "";
+    for (size_t i = 0; i < definition_.columns.size(); ++i) {
+      if (!names.empty()) {
+        names += ", ";
+        params += ", ";
+      }
+      names += quote_identifier(definition_.columns[i].name);
+      params += "?" + std::to_string(i + 2);
+    }
+    statement = Statement(db_, std::string("INSERT ") + (replace ? "OR REPLACE " : "") + "INTO " + live_ + " (" +
+                                   names + ") VALUES (" + params + ")",
+                          true);
+  }
+  const int ipk = definition_.integer_primary_key;
+  sqlite3_value *given = ipk >= 0 ? values[ipk] : rowid;
+  current_txid(connection_, schema_);
+  bool assign = sqlite3_value_type(given) == SQLITE_NULL;
+  std::int64_t assigned = assign ? next_recid() : 0;
+  if (assign) statement.bind(1, assigned);
+  else statement.bind_value(1, given);
+  for (size_t i = 0; i < definition_.columns.size(); ++i) {
+    int index = static_cast<int>(i) + 2;
+    if (static_cast<int>(i) == ipk) {
+      if (assign) statement.bind(index, assigned);
+      else statement.bind_value(index, given);
+    } else {
+      statement.bind_value(index, values[i]);
+    }
+  }
+  run_replacing(statement, replace);
+  std::int64_t recid = sqlite3_last_insert_rowid(db_);
+  SchemaState &state = connection_.schema(schema_);
+  state.note_changed(name_, recid);
+  if (recid >= next_recid()) state.set_next_recid(name_, recid + 1);
+  return recid;
+}
+
+std::int64_t LocalWriter::copy_to_history(std::int64_t recid, bool deleted) {
+  if (!copy_) {
+    copy_ = Statement(db_, "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns +
+                               ") SELECT " + column_list(definition_) +
+                               ", rowid, NULL, NULL, ?2, ?3 FROM " + live_ + " WHERE rowid = ?1",
+                      true);
+  }
+  copy_.bind(1, recid).bind(2, current_txid(connection_, schema_)).bind(3, static_cast<std::int64_t>(deleted));
+  copy_.run();
+  return sqlite3_changes(db_) ? sqlite3_last_insert_rowid(db_) : 0;
+}
+
+Statement &LocalWriter::update_statement(const std::string &changed, bool replace) {
+  std::string key = changed + (replace ? "R" : "A");
+  auto found = updates_.find(key);
+  if (found != updates_.end()) return found->second;
+  std::string sql = std::string("UPDATE ") + (replace ? "OR REPLACE " : "") + live_ + " SET ";
+  bool first = true;
+  for (size_t i = 0; i < changed.size(); ++i) {
+    if (changed[i] != '1') continue;
+    if (!first) sql += ", ";
+    first = false;
+    sql += quote_identifier(definition_.columns[i].name) + " = ?" + std::to_string(i + 2);
+  }
+  if (changed.size() > definition_.columns.size() && changed.back() == '1') {
+    sql += std::string(first ? "" : ", ") + "rowid = ?" + std::to_string(definition_.columns.size() + 2);
+  }
+  sql += " WHERE rowid = ?1";
+  return updates_.emplace(key, Statement(db_, sql, true)).first->second;
+}
+
+void LocalWriter::update(std::int64_t old_recid, sqlite3_value *new_rowid, sqlite3_value **values, bool replace) {
+  const int ipk = definition_.integer_primary_key;
+  const size_t count = definition_.columns.size();
+  // Which columns the statement sets, plus one flag for a change of row identity.
+  std::string changed(count + 1, '0');
+  for (size_t i = 0; i < count; ++i)
+    if (!sqlite3_value_nochange(values[i])) changed[i] = '1';
+  sqlite3_value *identity = ipk >= 0 ? values[ipk] : new_rowid;
+  bool moves = false;
+  if (ipk < 0 || changed[ipk] == '1') {
+    moves = !(sqlite3_value_type(identity) == SQLITE_INTEGER && sqlite3_value_int64(identity) == old_recid);
+  }
+  if (moves && ipk < 0) changed[count] = '1';
+  if (changed.find('1') == std::string::npos) return;
+
+  // A new identity is a new row: the old one leaves the table as a deletion.
+  std::int64_t history_row = copy_to_history(old_recid, moves);
+  Statement &statement = update_statement(changed, replace);
+  statement.bind(1, old_recid);
+  for (size_t i = 0; i < count; ++i)
+    if (changed[i] == '1') statement.bind_value(static_cast<int>(i) + 2, values[i]);
+  if (changed[count] == '1') statement.bind_value(static_cast<int>(count) + 2, identity);
+  try {
+    run_replacing(statement, replace);
+  } catch (const Error &) {
+    if (!uncopy_) uncopy_ = Statement(db_, "DELETE FROM " + history_ + " WHERE rowid = ?1", true);
+    if (history_row) uncopy_.bind(1, history_row).run();
+    throw;
+  }
+  SchemaState &state = connection_.schema(schema_);
+  state.note_changed(name_, old_recid);
+  if (moves) {
+    std::int64_t recid = sqlite3_value_int64(identity);
+    state.note_changed(name_, recid);
+    if (recid >= next_recid()) state.set_next_recid(name_, recid + 1);
+  }
+}
+
+void LocalWriter::remove(std::int64_t recid) {
+  if (!copy_to_history(recid, true)) return;
+  if (!delete_) delete_ = Statement(db_, "DELETE FROM " + live_ + " WHERE rowid = ?1", true);
+  delete_.bind(1, recid).run();
+  connection_.schema(schema_).note_changed(name_, recid);
+}
+
+}  // namespace zumero

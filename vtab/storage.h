@@ -1,0 +1,46 @@
+// Local writes to a zumero table: each keeps z$T, z$old$T and the connection's record
+// of changed rows in step. Statements are prepared once per table and reused.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "vtab/connection_state.h"
+#include "vtab/sql.h"
+#include "vtab/table_definition.h"
+
+namespace zumero {
+
+class LocalWriter {
+public:
+  LocalWriter(sqlite3 *db, ConnectionState &connection, std::string schema, std::string name,
+              const TableDefinition &definition);
+
+  // values has one entry per column. rowid may be NULL. Returns the new row's identity.
+  std::int64_t insert(sqlite3_value *rowid, sqlite3_value **values, bool replace);
+  // Values flagged by sqlite3_value_nochange are left as they are.
+  void update(std::int64_t old_recid, sqlite3_value *new_rowid, sqlite3_value **values, bool replace);
+  void remove(std::int64_t recid);
+
+private:
+  std::int64_t next_recid();
+  std::int64_t copy_to_history(std::int64_t recid, bool deleted);
+  Statement &update_statement(const std::string &changed, bool replace);
+  void run_replacing(Statement &statement, bool replace);
+
+  sqlite3 *db_;
+  ConnectionState &connection_;
+  std::string schema_;
+  std::string name_;
+  const TableDefinition &definition_;
+  std::string live_;
+  std::string history_;
+  Statement insert_[2];
+  Statement copy_;
+  Statement uncopy_;
+  Statement delete_;
+  std::map<std::string, Statement> updates_;
+};
+
+}  // namespace zumero
