@@ -20,6 +20,8 @@ int register_all(sqlite3 *db) {
   if (rc != SQLITE_OK) return rc;
   rc = zumero::register_local_functions(db, connection);
   if (rc != SQLITE_OK) return rc;
+  rc = zumero::register_sync_functions(db, connection);
+  if (rc != SQLITE_OK) return rc;
   // Rows removed by OR REPLACE reach the history only through delete triggers.
   return sqlite3_exec(db, "PRAGMA recursive_triggers = 1", nullptr, nullptr, nullptr);
 }

@@ -37,6 +37,7 @@ void SchemaState::rollback_to(int level) {
 
 void SchemaState::clear() {
   txid = 0;
+  flushed_ = false;
   changes_.clear();
   marks_.clear();
   next_recid_.clear();
@@ -61,7 +62,7 @@ std::map<std::string, std::vector<std::int64_t>> SchemaState::changed_rows() con
 }
 
 void SchemaState::flush(sqlite3 *db, const std::string &schema) {
-  if (!txid) return;
+  if (!has_pending()) return;
   std::string prefix = quote_identifier(schema) + ".";
   Statement tx(db, "INSERT OR IGNORE INTO " + prefix + "\"t$tx\" (txid, unix_time) VALUES (?1, ?2)");
   tx.bind(1, txid).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run();
@@ -77,6 +78,7 @@ void SchemaState::flush(sqlite3 *db, const std::string &schema) {
   }
   changes_.clear();
   marks_.clear();
+  flushed_ = true;
 }
 
 namespace {

@@ -27,7 +27,7 @@ public:
   void release(int level);
   void rollback_to(int level);
   void clear();
-  bool has_pending() const { return txid != 0; }
+  bool has_pending() const { return txid != 0 && !flushed_; }
 
   // Writes t$tx and t$dirty for the transaction. Called once at commit.
   void flush(sqlite3 *db, const std::string &schema);
@@ -49,6 +49,7 @@ private:
   std::vector<Change> changes_;
   std::map<int, size_t> marks_;
   std::map<std::string, std::int64_t> next_recid_;
+  bool flushed_ = false;
 };
 
 // Set while the module runs an OR REPLACE statement, so the z$replace$ trigger can

@@ -431,10 +431,36 @@ int zumeroUpdate(sqlite3_vtab *vtab, int argc, sqlite3_value **argv, sqlite3_int
 
 int zumeroBegin(sqlite3_vtab *) { return SQLITE_OK; }
 
+// Foreign keys between zumero tables are always deferred. With PRAGMA foreign_keys on,
+// SQLite checks them at COMMIT; with it off, the module checks the tables involved.
+void check_foreign_keys(sqlite3 *db, const std::string &schema, const SchemaState &state) {
+  int enforced = 0;
+  sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &enforced);
+  if (enforced) return;
+  std::map<std::string, std::vector<std::int64_t>> changed = state.changed_rows();
+  for (const std::string &name : zumero_table_names(db, schema)) {
+    auto definition = load_table_definition(db, schema, name);
+    if (!definition) continue;
+    bool involved = false;
+    for (const ColumnDefinition &column : definition->columns) {
+      if (!column.reference) continue;
+      for (const auto &entry : changed)
+        if (iequals(entry.first, name) || iequals(entry.first, column.reference->table)) involved = true;
+    }
+    if (!involved) continue;
+    Statement check(db, "PRAGMA " + quote_identifier(schema) + ".foreign_key_check(" +
+                            quote_identifier(live_table_name(name)) + ")");
+    if (check.step()) throw Error(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
+  }
+}
+
 int zumeroSync(sqlite3_vtab *vtab) {
   return guarded(vtab, [&] {
     ZumeroTable &table = *table_of(vtab);
-    table.connection->schema(table.schema).flush(table.db, table.schema);
+    SchemaState &state = table.connection->schema(table.schema);
+    if (!state.has_pending()) return SQLITE_OK;
+    check_foreign_keys(table.db, table.schema, state);
+    state.flush(table.db, table.schema);
     return SQLITE_OK;
   });
 }

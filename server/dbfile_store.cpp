@@ -1,0 +1,49 @@
+#include "server/dbfile_store.h"
+
+#include <zumero_register.h>
+
+#include "vtab/catalog.h"
+#include "vtab/sql.h"
+
+namespace zumero::server {
+
+Connection::Connection(const std::filesystem::path &path, bool create) {
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "cannot open dbfile";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw Error(rc, message);
+  }
+  sqlite3_busy_timeout(db_, 30000);
+  zumero_register(db_);
+  exec(db_, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+std::mutex &DbfileStore::writer_lock(const std::string &dbfile) {
+  std::lock_guard<std::mutex> guard(locks_mutex_);
+  auto &lock = locks_[dbfile];
+  if (!lock) lock = std::make_unique<std::mutex>();
+  return *lock;
+}
+
+void ensure_server_tables(sqlite3 *db) {
+  ensure_housekeeping(db, "main");
+  exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT PRIMARY KEY, pkg INTEGER NOT NULL, "
+           "version INTEGER NOT NULL, reply BLOB NOT NULL)");
+}
+
+std::int64_t current_version(sqlite3 *db) {
+  if (!has_housekeeping(db, "main")) return 0;
+  return query_int(db, "SELECT value FROM \"t$sync\" WHERE key = 'version'", 0);
+}
+
+void set_current_version(sqlite3 *db, std::int64_t version) {
+  Statement update(db, "INSERT OR REPLACE INTO \"t$sync\" (key, value) VALUES ('version', ?1)");
+  update.bind(1, version).run();
+}
+
+}  // namespace zumero::server

@@ -1,0 +1,51 @@
+// The server's dbfiles: one SQLite file per dbfile under the data directory, each a
+// zumero database with full history. Writers of one dbfile are serialised; readers
+// use their own connections (WAL) and never wait for a writer.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ext/sqlite_api.h"
+
+namespace zumero::server {
+
+// An open connection with the zumero module registered; closes itself.
+class Connection {
+public:
+  Connection(const std::filesystem::path &path, bool create);
+  ~Connection();
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+  sqlite3 *get() const { return db_; }
+
+private:
+  sqlite3 *db_ = nullptr;
+};
+
+class DbfileStore {
+public:
+  explicit DbfileStore(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+
+  std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
+  bool exists(const std::string &dbfile) const { return std::filesystem::exists(path_of(dbfile)); }
+  // The lock every writer of dbfile holds for the length of its transaction.
+  std::mutex &writer_lock(const std::string &dbfile);
+  const std::filesystem::path &data_dir() const { return data_dir_; }
+
+private:
+  std::filesystem::path data_dir_;
+  std::mutex locks_mutex_;
+  std::map<std::string, std::unique_ptr<std::mutex>> locks_;
+};
+
+// Server-side bookkeeping in a dbfile: its current version, and per client the last
+// package applied with the reply it got (so a retried push gets the same answer).
+void ensure_server_tables(sqlite3 *db);
+std::int64_t current_version(sqlite3 *db);
+void set_current_version(sqlite3 *db, std::int64_t version);
+
+}  // namespace zumero::server

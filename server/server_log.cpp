@@ -1,0 +1,46 @@
+#include "server/server_log.h"
+
+#include "sync/row_store.h"
+#include "vtab/catalog.h"
+#include "vtab/sql.h"
+
+namespace zumero::server {
+namespace {
+
+sync::Value text(const std::string &value) { return sync::Value{sync::Value::Text, 0, 0, value}; }
+sync::Value integer(std::int64_t value) { return sync::Value{sync::Value::Integer, value, 0, {}}; }
+
+}  // namespace
+
+void ServerLog::append(const LogEntry &entry) {
+  std::lock_guard<std::mutex> guard(mutex_);
+  std::lock_guard<std::mutex> writer(store_.writer_lock("zumero_log"));
+  Connection connection(store_.path_of("zumero_log"), true);
+  sqlite3 *db = connection.get();
+  Transaction transaction(db, "BEGIN IMMEDIATE");
+  ensure_server_tables(db);
+  if (!load_table_definition(db, "main", "log")) {
+    exec(db, "CREATE VIRTUAL TABLE log USING zumero (dbfile TEXT, url TEXT, ip_address TEXT, unix_time INTEGER, "
+             "scheme TEXT, username TEXT, request_size INTEGER, response_size INTEGER, status INTEGER, "
+             "elapsed INTEGER, constraint_details TEXT, full_request_size INTEGER, full_response_size INTEGER, "
+             "txid_max INTEGER)");
+    // Created by the server itself: the entry is server history, not a pending change.
+    exec(db, "UPDATE \"t$schema\" SET rv = 1 WHERE rv IS NULL; DELETE FROM \"t$dirty\"");
+    set_current_version(db, 1);
+  }
+  std::int64_t version = current_version(db) + 1;
+  sync::RowStore rows(db, "main", "log");
+  rows.ensure_server_indexes();
+  std::int64_t recid = rows.max_recid() + 1;
+  rows.insert_live(recid, {text(entry.dbfile), text(entry.url), text(entry.ip_address), integer(entry.unix_time),
+                           text(entry.scheme), text(entry.username), integer(entry.request_size),
+                           integer(entry.response_size), integer(entry.status), integer(entry.elapsed),
+                           entry.constraint_details.empty() ? sync::Value{} : text(entry.constraint_details),
+                           integer(entry.full_request_size), integer(entry.full_response_size),
+                           integer(entry.txid_max)});
+  rows.set_version(recid, version, false);
+  set_current_version(db, version);
+  transaction.commit();
+}
+
+}  // namespace zumero::server

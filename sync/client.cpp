@@ -1,0 +1,431 @@
+#include "sync/client.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <set>
+
+#include "sync/http_client.h"
+#include "sync/package.h"
+#include "sync/row_store.h"
+#include "vtab/catalog.h"
+#include "vtab/sql.h"
+#include "vtab/table_definition.h"
+
+namespace zumero::sync {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+std::int64_t elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+
+// Key/value sync state in t$sync.
+class SyncState {
+public:
+  SyncState(sqlite3 *db, const std::string &schema) : db_(db), table_(qualified(schema, "t$sync")) {}
+  std::optional<std::string> get(const std::string &key) {
+    Statement select(db_, "SELECT value FROM " + table_ + " WHERE key = ?1");
+    select.bind(1, key);
+    if (!select.step() || select.is_null(0)) return std::nullopt;
+    return select.column_text(0);
+  }
+  std::int64_t get_int(const std::string &key, std::int64_t fallback = 0) {
+    auto value = get(key);
+    return value ? std::stoll(*value) : fallback;
+  }
+  void set(const std::string &key, const std::string &value) {
+    Statement insert(db_, "INSERT OR REPLACE INTO " + table_ + " (key, value) VALUES (?1, ?2)");
+    insert.bind(1, key).bind(2, value).run();
+  }
+  void set_blob(const std::string &key, const std::string &value) {
+    Statement insert(db_, "INSERT OR REPLACE INTO " + table_ + " (key, value) VALUES (?1, ?2)");
+    insert.bind(1, key).bind_blob(2, value.data(), static_cast<int>(value.size())).run();
+  }
+  void erase(const std::string &key) {
+    Statement remove(db_, "DELETE FROM " + table_ + " WHERE key = ?1");
+    remove.bind(1, key).run();
+  }
+
+private:
+  sqlite3 *db_;
+  std::string table_;
+};
+
+std::string random_client_id() {
+  std::random_device device;
+  std::string id;
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) id += digits[device() % 16];
+  return id;
+}
+
+class SyncRun {
+public:
+  SyncRun(sqlite3 *db, ConnectionState &connection, const SyncOptions &options)
+      : db_(db), connection_(connection), options_(options), state_(db, options.schema) {}
+
+  SyncStats run();
+
+private:
+  json request_header(const std::string &op);
+  std::optional<std::string> build_push(std::int64_t &last_txid, std::int64_t &last_seq);
+  HttpResponse post(const std::string &path, const json &header, const std::string &package);
+  void stage(const std::string &kind, const std::string &package);
+  void apply_staged(const json &pull);
+  std::string stage_table() const { return qualified(options_.schema, "t$stage"); }
+
+  sqlite3 *db_;
+  ConnectionState &connection_;
+  const SyncOptions &options_;
+  SyncState state_;
+  SyncStats stats_;
+};
+
+json SyncRun::request_header(const std::string &op) {
+  json header;
+  header["op"] = op;
+  header["dbfile"] = options_.dbfile;
+  if (options_.credentials) {
+    header["auth"] = {{"scheme", options_.credentials->scheme},
+                      {"user", options_.credentials->user},
+                      {"password", options_.credentials->password}};
+  } else {
+    header["auth"] = nullptr;
+  }
+  header["client"] = *state_.get("client");
+  return header;
+}
+
+// Collects rows changed up to the newest committed local transaction, and schema
+// entries not yet on the server. Runs in one short read transaction.
+std::optional<std::string> SyncRun::build_push(std::int64_t &last_txid, std::int64_t &last_seq) {
+  Transaction read(db_);
+  std::string prefix = quote_identifier(options_.schema) + ".";
+  last_txid = query_int(db_, "SELECT coalesce(max(txid), 0) FROM " + prefix + "\"t$tx\"");
+  last_seq = query_int(db_, "SELECT coalesce(max(seq), 0) FROM " + prefix + "\"t$schema\" WHERE rv IS NULL");
+  Package package;
+  Statement schema(db_, "SELECT kind, coalesce(tbl, ''), detail FROM " + prefix +
+                            "\"t$schema\" WHERE rv IS NULL AND seq <= ?1 ORDER BY seq");
+  schema.bind(1, last_seq);
+  while (schema.step()) package.schema.push_back({0, schema.column_text(0), schema.column_text(1), schema.column_text(2)});
+  std::map<std::string, std::set<std::int64_t>> dirty;
+  Statement ranges(db_, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid <= ?1");
+  ranges.bind(1, last_txid);
+  while (ranges.step())
+    for (std::int64_t id = ranges.column_int(1); id <= ranges.column_int(2); ++id) dirty[ranges.column_text(0)].insert(id);
+  for (const auto &entry : dirty) {
+    if (!load_table_definition(db_, options_.schema, entry.first)) continue;
+    RowStore store(db_, options_.schema, entry.first);
+    TableSection section{entry.first, store.column_names(), {}};
+    for (std::int64_t recid : entry.second) {
+      RowState row;
+      row.recid = recid;
+      std::optional<Row> values = store.live_row(recid);
+      row.kind = values ? RowState::Live : RowState::Deleted;
+      if (values) row.values = std::move(*values);
+      section.rows.push_back(std::move(row));
+    }
+    package.tables.push_back(std::move(section));
+  }
+  read.commit();
+  if (package.empty()) return std::nullopt;
+  return encode_package(package);
+}
+
+HttpResponse SyncRun::post(const std::string &path, const json &header, const std::string &package) {
+  std::size_t full = 0;
+  std::string body = seal_envelope({header.dump(), package}, &full);
+  stats_.up_full += full;
+  stats_.up_compressed += body.size();
+  Clock::time_point start = Clock::now();
+  HttpResponse response = http_post(options_.url, path, body, "application/x-zumero");
+  stats_.net_ms += elapsed_ms(start);
+  stats_.down_compressed += response.body.size();
+  return response;
+}
+
+void SyncRun::stage(const std::string &kind, const std::string &package) {
+  Statement insert(db_, "INSERT INTO " + stage_table() + " (kind, body) VALUES (?1, ?2)");
+  insert.bind(1, kind).bind_blob(2, package.data(), static_cast<int>(package.size())).run();
+}
+
+SyncStats SyncRun::run() {
+  Clock::time_point start = Clock::now();
+  if (!state_.get("client")) {
+    Transaction setup(db_, "BEGIN IMMEDIATE");
+    state_.set("client", random_client_id());
+    setup.commit();
+  }
+  std::optional<std::string> pull_state = state_.get("pull");
+  json pull = pull_state ? json::parse(*pull_state) : json();
+  if (!pull_state) {
+    std::optional<std::string> pending = state_.get("pending_push");
+    json meta = pending ? json::parse(*state_.get("pending_meta")) : json();
+    if (!pending) {
+      std::int64_t last_txid = 0;
+      std::int64_t last_seq = 0;
+      std::optional<std::string> package = build_push(last_txid, last_seq);
+      meta = {{"L", last_txid}, {"S", last_seq}};
+      if (package) {
+        Transaction write(db_, "BEGIN IMMEDIATE");
+        std::int64_t number = state_.get_int("next_pkg", 1);
+        meta["pkg"] = number;
+        state_.set("next_pkg", std::to_string(number + 1));
+        state_.set_blob("pending_push", *package);
+        state_.set("pending_meta", meta.dump());
+        write.commit();
+        pending = package;
+      }
+    }
+    pull = {{"L", meta.value("L", 0)}, {"S", meta.value("S", 0)}, {"exclude", 0}, {"target", 0},
+            {"cursor", nullptr}, {"history", !options_.without_history}};
+    if (pending) {
+      json header = request_header("push");
+      header["base"] = state_.get_int("base");
+      header["pkg"] = meta["pkg"];
+      HttpResponse response = post("/push", header, *pending);
+      if (response.status != 200) {
+        if (response.status >= 400 && response.status < 500) {
+          Transaction clear(db_, "BEGIN IMMEDIATE");  // the server refused it for good
+          state_.erase("pending_push");
+          state_.erase("pending_meta");
+          clear.commit();
+        }
+        throw_http_error(connection_, response.status, response.body);
+      }
+      std::size_t full = 0;
+      Envelope reply = open_envelope(response.body, &full);
+      stats_.down_full += full;
+      json reply_header = json::parse(reply.header_json);
+      pull["exclude"] = reply_header.value("version", 0);
+      Transaction write(db_, "BEGIN IMMEDIATE");
+      stage("push_reply", reply.package_bytes);
+      state_.erase("pending_push");
+      state_.erase("pending_meta");
+      state_.set("pull", pull.dump());
+      write.commit();
+    }
+  }
+
+  json header = request_header("pull");
+  header["base"] = state_.get_int("base");
+  header["target"] = pull["target"];
+  header["exclude"] = pull["exclude"];
+  header["cursor"] = pull["cursor"];
+  header["history"] = pull["history"];
+  HttpResponse response = post("/pull", header, std::string());
+  bool nothing_new = response.status == 304 || response.status == 404;
+  if (!nothing_new && response.status != 200) throw_http_error(connection_, response.status, response.body);
+  Transaction write(db_, "BEGIN IMMEDIATE");
+  if (!nothing_new) {
+    std::size_t full = 0;
+    Envelope reply = open_envelope(response.body, &full);
+    stats_.down_full += full;
+    json reply_header = json::parse(reply.header_json);
+    stage("pull", reply.package_bytes);
+    pull["target"] = reply_header.value("target", 0);
+    if (reply_header.value("partial", false)) {
+      pull["cursor"] = reply_header["cursor"];
+      state_.set("pull", pull.dump());
+      write.commit();
+      stats_.partial = 1;
+      stats_.total_ms = elapsed_ms(start);
+      return stats_;
+    }
+  } else {
+    pull["target"] = pull["exclude"].get<std::int64_t>() ? pull["exclude"].get<std::int64_t>() : state_.get_int("base");
+  }
+  apply_staged(pull);
+  if (!state_.get("dbfile") && (!nothing_new || pull["exclude"].get<std::int64_t>()))
+    state_.set("dbfile", options_.dbfile);
+  write.commit();
+  stats_.total_ms = elapsed_ms(start);
+  return stats_;
+}
+
+// Applies what the server decided and sent, then puts back local changes made while
+// the sync was on the network (transactions newer than L). Runs inside the caller's
+// write transaction.
+void SyncRun::apply_staged(const json &pull) {
+  const std::string &schema = options_.schema;
+  std::string prefix = quote_identifier(schema) + ".";
+  std::int64_t last_txid = pull.value("L", 0);
+  std::int64_t last_seq = pull.value("S", 0);
+  std::int64_t exclude = pull.value("exclude", 0);
+  std::int64_t target = pull.value("target", 0);
+
+  std::vector<Package> packages;
+  Statement staged(db_, "SELECT body FROM " + stage_table() + " ORDER BY part");
+  while (staged.step()) {
+    const void *data = sqlite3_column_blob(staged.get(), 0);
+    packages.push_back(decode_package(std::string_view(static_cast<const char *>(data ? data : ""),
+                                                       sqlite3_column_bytes(staged.get(), 0))));
+  }
+
+  // Local changes committed while the sync was on the network.
+  std::map<std::string, std::map<std::int64_t, std::optional<Row>>> newer;
+  Statement ranges(db_, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid > ?1");
+  ranges.bind(1, last_txid);
+  while (ranges.step()) {
+    std::string table = ranges.column_text(0);
+    if (!load_table_definition(db_, schema, table)) continue;
+    RowStore store(db_, schema, table);
+    for (std::int64_t id = ranges.column_int(1); id <= ranges.column_int(2); ++id) newer[table][id] = store.live_row(id);
+  }
+
+  connection_.applying_remote = true;
+  struct Reset {
+    ConnectionState &connection;
+    ~Reset() { connection.applying_remote = false; }
+  } reset{connection_};
+
+  exec(db_, "DELETE FROM " + prefix + "\"t$schema\" WHERE rv IS NULL AND seq <= " + std::to_string(last_seq));
+  for (const Package &package : packages) {
+    for (const SchemaEntry &entry : package.schema) {
+      Statement known(db_, "SELECT 1 FROM " + prefix + "\"t$schema\" WHERE rv = ?1 AND kind = ?2 AND detail = ?3");
+      known.bind(1, entry.rv).bind(2, entry.kind).bind(3, entry.detail);
+      if (known.step()) continue;
+      if (entry.kind == "create_table" && !load_table_definition(db_, schema, entry.table)) {
+        std::string arguments;
+        for (const std::string &argument : arguments_from_json(entry.detail))
+          arguments += (arguments.empty() ? "" : ", ") + argument;
+        exec(db_, "CREATE VIRTUAL TABLE " + qualified(schema, entry.table) + " USING zumero (" + arguments + ")");
+      } else if (entry.kind == "add_column") {
+        std::string definition = json::parse(entry.detail).value("definition", "");
+        auto table = load_table_definition(db_, schema, entry.table);
+        if (table && table->column_index(parse_column_definition(definition).name) < 0) {
+          Statement add(db_, "SELECT zumero_alter_table_add_column(?1, ?2, ?3)");
+          add.bind(1, schema).bind(2, entry.table).bind(3, definition).run();
+        }
+      }
+      Statement insert(db_, "INSERT INTO " + prefix + "\"t$schema\" (rv, kind, tbl, detail) VALUES (?1, ?2, ?3, ?4)");
+      insert.bind(1, entry.rv).bind(2, entry.kind);
+      if (!entry.table.empty()) insert.bind(3, entry.table);
+      insert.bind(4, entry.detail).run();
+    }
+  }
+
+  // Final state per row: later parts describe newer versions than the push reply.
+  std::map<std::string, std::map<std::int64_t, RowState>> states;
+  std::map<std::string, std::vector<RowState>> history;
+  for (const Package &package : packages) {
+    for (const TableSection &section : package.tables) {
+      for (const RowState &row : section.rows) {
+        if (row.kind == RowState::History) history[section.name].push_back(row);
+        else states[section.name][row.recid] = row;
+      }
+    }
+  }
+  std::map<std::string, std::unique_ptr<RowStore>> stores;
+  auto store_for = [&](const std::string &table) -> RowStore & {
+    auto &slot = stores[table];
+    if (!slot) slot = std::make_unique<RowStore>(db_, schema, table);
+    return *slot;
+  };
+  for (auto &table : states)
+    for (auto &row : table.second) store_for(table.first).delete_live(row.first);
+  for (auto &table : states) {
+    RowStore &store = store_for(table.first);
+    for (auto &row : table.second) {
+      if (row.second.kind == RowState::Live) store.insert_live(row.first, row.second.values);
+      store.set_version(row.first, row.second.rv, row.second.kind == RowState::Deleted);
+    }
+  }
+  for (const Package &package : packages) {
+    for (const EchoedRanges &echo : package.echoed) {
+      RowStore &store = store_for(echo.table);
+      for (const auto &range : echo.ranges)
+        for (std::int64_t id = range.first; id <= range.second; ++id)
+          store.set_version(id, exclude, !store.live_row(id).has_value());
+    }
+  }
+  for (auto &table : history)
+    for (const RowState &entry : table.second) store_for(table.first).insert_history(entry);
+
+  // Put back newer local changes over the rows the server just wrote.
+  for (auto &table : newer) {
+    auto written = states.find(table.first);
+    if (written == states.end()) continue;
+    RowStore &store = store_for(table.first);
+    for (auto &row : table.second) {
+      if (!written->second.count(row.first)) continue;
+      store.delete_live(row.first);
+      if (row.second) store.insert_live(row.first, *row.second);
+    }
+  }
+  exec(db_, "DELETE FROM " + prefix + "\"t$dirty\" WHERE txid <= " + std::to_string(last_txid));
+  exec(db_, "DELETE FROM " + stage_table());
+  state_.erase("pull");
+  if (target) state_.set("base", std::to_string(target));
+}
+
+}  // namespace
+
+std::string SyncStats::text() const {
+  return std::to_string(partial) + ";" + std::to_string(quarantine) + ";" + std::to_string(up_full) + ";" +
+         std::to_string(down_full) + ";" + std::to_string(up_compressed) + ";" + std::to_string(down_compressed) +
+         ";" + std::to_string(net_ms) + ";" + std::to_string(total_ms);
+}
+
+bool valid_dbfile_name(const std::string &name, bool for_push) {
+  if (name.empty() || name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  if (name.rfind("zumero_", 0) == 0) {
+    static const std::set<std::string> internal = {"zumero_config", "zumero_log", "zumero_users_admin",
+                                                   "zumero_users_log"};
+    if (!internal.count(name)) return false;
+    if (for_push && name == "zumero_log") return false;
+  }
+  return true;
+}
+
+void throw_http_error(ConnectionState &connection, long status, const std::string &body) {
+  json error = json::parse(body, nullptr, false);
+  std::string identifier = error.is_object() ? error.value("error", "") : "";
+  connection.last_error_details =
+      error.is_object() && error.contains("details") ? error["details"].dump() : std::string();
+  static const std::set<std::string> known = {
+      "authentication_failed", "permission_denied", "package_rejected", "column_definition_mismatch",
+      "unique_constraint_violation", "foreign_key_constraint_violation", "check_constraint_violation",
+      "invalid_argument", "invalid_dbfile_name", "invalid_auth_scheme_string"};
+  if (known.count(identifier)) fail(identifier);
+  if (status == 400) fail("http_400");
+  if (status == 401) fail("authentication_failed");
+  if (status == 403) fail("permission_denied");
+  if (status == 406) fail("http_406");
+  if (status == 500) fail("http_500");
+  fail("http_other");
+}
+
+SyncStats run_sync(sqlite3 *db, ConnectionState &connection, const SyncOptions &options) {
+  if (!sqlite3_get_autocommit(db)) fail("invalid_argument");
+  if (!valid_dbfile_name(options.dbfile, true) && !valid_dbfile_name(options.dbfile, false))
+    fail("invalid_dbfile_name");
+  require_attached(db, options.schema);
+  {
+    Transaction setup(db, "BEGIN IMMEDIATE");
+    ensure_housekeeping(db, options.schema);
+    exec(db, "CREATE TABLE IF NOT EXISTS " + qualified(options.schema, "t$stage") +
+                 " (part INTEGER PRIMARY KEY, kind TEXT NOT NULL, body BLOB NOT NULL)");
+    setup.commit();
+  }
+  SyncState state(db, options.schema);
+  std::optional<std::string> bound = state.get("dbfile");
+  if (bound && *bound != options.dbfile) fail("invalid_dbfile_name");
+  connection.last_error_details.clear();
+  try {
+    return SyncRun(db, connection, options).run();
+  } catch (const DecodeError &) {
+    fail("http_other");
+  } catch (const json::exception &) {
+    fail("http_other");
+  }
+}
+
+}  // namespace zumero::sync

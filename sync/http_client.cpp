@@ -1,0 +1,129 @@
+#include "sync/http_client.h"
+
+#include "vtab/sql.h"
+
+#include <curl/curl.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+namespace zumero {
+namespace {
+
+struct EasyDeleter {
+  void operator()(CURL *handle) const { curl_easy_cleanup(handle); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist *list) const { curl_slist_free_all(list); }
+};
+using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
+using HeaderList = std::unique_ptr<curl_slist, SlistDeleter>;
+
+void global_init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) fail("network_connection_failed");
+  });
+}
+
+void append_header(HeaderList &list, const std::string &line) {
+  curl_slist *grown = curl_slist_append(list.get(), line.c_str());
+  if (!grown) throw std::bad_alloc();
+  list.release();  // now owned by `grown`
+  list.reset(grown);
+}
+
+std::string join_url(const std::string &base, const std::string &path) {
+  bool base_slash = !base.empty() && base.back() == '/';
+  bool path_slash = !path.empty() && path.front() == '/';
+  if (path.empty()) return base;
+  if (base_slash && path_slash) return base + path.substr(1);
+  if (!base_slash && !path_slash) return base + "/" + path;
+  return base + path;
+}
+
+// Loopback never goes through a proxy; other hosts follow the usual environment,
+// including any no_proxy list the user already has.
+std::string no_proxy_list() {
+  std::string list = "localhost,127.0.0.1,::1";
+  for (const char *name : {"NO_PROXY", "no_proxy"}) {
+    const char *value = std::getenv(name);
+    if (value && *value) {
+      list += ',';
+      list += value;
+      break;
+    }
+  }
+  return list;
+}
+
+size_t collect_body(char *data, size_t size, size_t count, void *user) {
+  size_t bytes = size * count;
+  try {
+    static_cast<std::string *>(user)->append(data, bytes);
+  } catch (...) {
+    return 0;  // makes curl fail the transfer with CURLE_WRITE_ERROR
+  }
+  return bytes;
+}
+
+template <typename T>
+void set(CURL *handle, CURLoption option, T value) {
+  if (curl_easy_setopt(handle, option, value) != CURLE_OK) fail("network_connection_failed");
+}
+
+}  // namespace
+
+HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
+                       const std::string &content_type, long timeout_seconds) {
+  global_init_once();
+  EasyHandle easy(curl_easy_init());
+  if (!easy) fail("network_connection_failed");
+  CURL *h = easy.get();
+
+  HeaderList headers;
+  append_header(headers, "Content-Type: " + content_type);
+  append_header(headers, "Expect:");  // no 100-continue round trip
+
+  const std::string url = join_url(base_url, path);
+  const std::string no_proxy = no_proxy_list();
+  HttpResponse response;
+
+  set(h, CURLOPT_URL, url.c_str());
+#if LIBCURL_VERSION_NUM >= 0x075500
+  set(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  set(h, CURLOPT_PROTOCOLS, long(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  set(h, CURLOPT_NOSIGNAL, 1L);
+  set(h, CURLOPT_NOPROXY, no_proxy.c_str());
+  set(h, CURLOPT_POST, 1L);
+  set(h, CURLOPT_POSTFIELDS, body.data());
+  set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  set(h, CURLOPT_HTTPHEADER, headers.get());
+  set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  set(h, CURLOPT_FOLLOWLOCATION, 0L);
+  set(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  set(h, CURLOPT_TIMEOUT, timeout_seconds > 0 ? timeout_seconds : 0L);
+  set(h, CURLOPT_SSL_VERIFYPEER, 1L);
+  set(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (const char *ca_file = std::getenv("ZUMERO_CA_FILE"); ca_file && *ca_file) {
+    set(h, CURLOPT_CAINFO, ca_file);
+  }
+  set(h, CURLOPT_WRITEFUNCTION, &collect_body);
+  set(h, CURLOPT_WRITEDATA, static_cast<void *>(&response.body));
+
+  if (curl_easy_perform(h) != CURLE_OK) fail("network_connection_failed");
+
+  long status = 0;
+  if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status == 0) {
+    fail("network_connection_failed");
+  }
+  response.status = status;
+  char *type = nullptr;
+  if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) response.content_type = type;
+  return response;
+}
+
+}  // namespace zumero

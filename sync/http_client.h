@@ -1,0 +1,28 @@
+// A minimal blocking HTTP(S) client for the sync protocol, built on libcurl.
+#pragma once
+
+#include <string>
+
+namespace zumero {
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::string content_type;
+};
+
+// POSTs body to base_url + path. base_url may end with or without '/'; path may start
+// with or without '/'. Credentials and protocol data travel in the body, and the caller
+// chooses the content type. The body is sent and received as is: no content encoding is
+// requested or decoded.
+//
+// TLS certificates are always verified. When the environment variable ZUMERO_CA_FILE is
+// set and non-empty, it names the CA bundle (or a self-signed server certificate) to trust.
+//
+// Throws zumero::Error with message "zumero:network_connection_failed" when no complete
+// HTTP response was received (connection refused, DNS failure, TLS failure, timeout,
+// connection dropped). Any HTTP status, including 4xx and 5xx, is returned normally.
+HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
+                       const std::string &content_type, long timeout_seconds = 300);
+
+}  // namespace zumero

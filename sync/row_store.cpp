@@ -1,0 +1,153 @@
+#include "sync/row_store.h"
+
+#include "vtab/catalog.h"
+#include "vtab/table_definition.h"
+
+namespace zumero::sync {
+
+RowStore::RowStore(sqlite3 *db, std::string schema, std::string name)
+    : db_(db), schema_(std::move(schema)), name_(std::move(name)) {
+  auto definition = load_table_definition(db_, schema_, name_);
+  if (!definition) fail("invalid_argument");
+  definition_ = *definition;
+  live_ = qualified(schema_, live_table_name(name_));
+  history_ = qualified(schema_, history_table_name(name_));
+  versions_ = qualified(schema_, version_table_name(name_));
+}
+
+std::vector<std::string> RowStore::column_names() const {
+  std::vector<std::string> names;
+  for (const ColumnDefinition &column : definition_.columns) names.push_back(column.name);
+  return names;
+}
+
+Statement &RowStore::statement(const std::string &key, const std::string &sql) {
+  auto found = statements_.find(key);
+  if (found != statements_.end()) return found->second;
+  return statements_.emplace(key, Statement(db_, sql, true)).first->second;
+}
+
+std::optional<Row> RowStore::live_row(std::int64_t recid) {
+  Statement &select = statement("live", "SELECT " + column_list(definition_) + " FROM " + live_ + " WHERE rowid = ?1");
+  select.bind(1, recid);
+  std::optional<Row> row;
+  if (select.step()) {
+    row.emplace();
+    for (int i = 0; i < select.column_count(); ++i) row->push_back(Value::from_column(select.get(), i));
+  }
+  select.reset();
+  return row;
+}
+
+std::optional<VersionInfo> RowStore::version(std::int64_t recid) {
+  Statement &select = statement("version", "SELECT z_rv, z_deleted FROM " + versions_ + " WHERE z_recid = ?1");
+  select.bind(1, recid);
+  std::optional<VersionInfo> info;
+  if (select.step()) info = VersionInfo{select.column_int(0), select.column_int(1) != 0};
+  select.reset();
+  return info;
+}
+
+void RowStore::set_version(std::int64_t recid, std::int64_t rv, bool deleted) {
+  statement("set_version", "INSERT OR REPLACE INTO " + versions_ + " (z_recid, z_rv, z_deleted) VALUES (?1, ?2, ?3)")
+      .bind(1, recid)
+      .bind(2, rv)
+      .bind(3, static_cast<std::int64_t>(deleted))
+      .run();
+}
+
+std::int64_t RowStore::max_recid() {
+  return query_int(db_, "SELECT max(coalesce((SELECT max(rowid) FROM " + live_ +
+                            "), 0), coalesce((SELECT max(z_recid) FROM " + versions_ + "), 0))");
+}
+
+void RowStore::delete_live(std::int64_t recid) {
+  statement("delete", "DELETE FROM " + live_ + " WHERE rowid = ?1").bind(1, recid).run();
+}
+
+void RowStore::insert_live(std::int64_t recid, const Row &values) {
+  std::string names = definition_.integer_primary_key < 0 ? "rowid" : "";
+  std::string params = definition_.integer_primary_key < 0 ? "?1" : "";
+  for (size_t i = 0; i < definition_.columns.size(); ++i) {
+    names += (names.empty() ? "" : ", ") + quote_identifier(definition_.columns[i].name);
+    params += (params.empty() ? "?" : ", ?") + std::to_string(i + 2);
+  }
+  Statement &insert = statement("insert", "INSERT INTO " + live_ + " (" + names + ") VALUES (" + params + ")");
+  insert.bind(1, recid);
+  for (size_t i = 0; i < values.size() && i < definition_.columns.size(); ++i) {
+    if (static_cast<int>(i) == definition_.integer_primary_key) insert.bind(static_cast<int>(i) + 2, recid);
+    else values[i].bind(insert.get(), static_cast<int>(i) + 2);
+  }
+  insert.run();
+}
+
+void RowStore::archive_live(std::int64_t recid, std::int64_t rv, std::int64_t end_rv, bool deleted) {
+  statement("archive", "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns +
+                           ") SELECT " + column_list(definition_) + ", rowid, ?2, ?3, NULL, ?4 FROM " + live_ +
+                           " WHERE rowid = ?1")
+      .bind(1, recid)
+      .bind(2, rv)
+      .bind(3, end_rv)
+      .bind(4, static_cast<std::int64_t>(deleted))
+      .run();
+}
+
+void RowStore::insert_history(const RowState &entry) {
+  std::string params;
+  for (size_t i = 0; i < definition_.columns.size(); ++i) params += "?" + std::to_string(i + 6) + ", ";
+  Statement &insert = statement("history", "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " +
+                                               kHistoryColumns + ") VALUES (" + params + "?1, ?2, ?3, NULL, ?4)");
+  insert.bind(1, entry.recid).bind(2, entry.rv).bind(3, entry.end_rv).bind(4, static_cast<std::int64_t>(entry.deleted_after));
+  for (size_t i = 0; i < entry.values.size() && i < definition_.columns.size(); ++i)
+    entry.values[i].bind(insert.get(), static_cast<int>(i) + 6);
+  insert.run();
+}
+
+std::optional<RowState> RowStore::state_as_of(std::int64_t recid, std::int64_t at) {
+  std::optional<VersionInfo> current = version(recid);
+  if (!current) return std::nullopt;
+  RowState state;
+  state.recid = recid;
+  if (current->rv <= at) {
+    state.rv = current->rv;
+    if (current->deleted) {
+      state.kind = RowState::Deleted;
+    } else {
+      std::optional<Row> row = live_row(recid);
+      if (!row) return std::nullopt;
+      state.values = std::move(*row);
+    }
+    return state;
+  }
+  Statement &select = statement("as_of", "SELECT " + column_list(definition_) + ", z_rv, z_end_rv, z_deleted FROM " +
+                                             history_ + " WHERE z_recid = ?1 AND z_rv <= ?2 ORDER BY z_rv DESC LIMIT 1");
+  select.bind(1, recid).bind(2, at);
+  if (!select.step()) {
+    select.reset();
+    return std::nullopt;
+  }
+  size_t count = definition_.columns.size();
+  std::int64_t rv = select.column_int(static_cast<int>(count));
+  std::int64_t end_rv = select.column_int(static_cast<int>(count) + 1);
+  if (end_rv <= at) {
+    state.kind = RowState::Deleted;  // ended before `at`, and no later version had started
+    state.rv = end_rv;
+  } else {
+    state.rv = rv;
+    for (size_t i = 0; i < count; ++i) state.values.push_back(Value::from_column(select.get(), static_cast<int>(i)));
+  }
+  select.reset();
+  return state;
+}
+
+void RowStore::ensure_server_indexes() {
+  std::string prefix = quote_identifier(schema_) + ".";
+  exec(db_, "CREATE INDEX IF NOT EXISTS " + prefix + quote_identifier("z$rv$" + name_ + "$rv") + " ON " +
+                quote_identifier(version_table_name(name_)) + " (z_rv);" + "CREATE INDEX IF NOT EXISTS " + prefix +
+                quote_identifier("z$old$" + name_ + "$recid") + " ON " + quote_identifier(history_table_name(name_)) +
+                " (z_recid, z_rv);" + "CREATE INDEX IF NOT EXISTS " + prefix +
+                quote_identifier("z$old$" + name_ + "$end") + " ON " + quote_identifier(history_table_name(name_)) +
+                " (z_end_rv);");
+}
+
+}  // namespace zumero::sync

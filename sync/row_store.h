@@ -1,0 +1,62 @@
+// Row-level access to one zumero table for sync, shared by client and server:
+// reading current states, writing states that come from (or are decided by) the
+// server, the version table z$rv$T, and history. Writes here bypass the module on
+// purpose: they are not local changes.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sync/package.h"
+#include "vtab/column_parser.h"
+#include "vtab/sql.h"
+
+namespace zumero::sync {
+
+struct VersionInfo {
+  std::int64_t rv = 0;
+  bool deleted = false;
+};
+
+class RowStore {
+public:
+  RowStore(sqlite3 *db, std::string schema, std::string name);
+
+  const std::string &name() const { return name_; }
+  const TableDefinition &definition() const { return definition_; }
+  std::vector<std::string> column_names() const;
+
+  std::optional<Row> live_row(std::int64_t recid);
+  std::optional<VersionInfo> version(std::int64_t recid);
+  void set_version(std::int64_t recid, std::int64_t rv, bool deleted);
+  std::int64_t max_recid();
+
+  void delete_live(std::int64_t recid);
+  void insert_live(std::int64_t recid, const Row &values);
+  // Copies the live version to history as ended at end_rv (server side).
+  void archive_live(std::int64_t recid, std::int64_t rv, std::int64_t end_rv, bool deleted);
+  void insert_history(const RowState &entry);
+
+  // The state of recid as of server version at: a live row with the version that
+  // produced it, a deletion, or nothing when the row did not exist yet.
+  std::optional<RowState> state_as_of(std::int64_t recid, std::int64_t at);
+
+  // Server indexes that make pulls and as-of lookups O(changes).
+  void ensure_server_indexes();
+
+  Statement &statement(const std::string &key, const std::string &sql);
+
+private:
+  sqlite3 *db_;
+  std::string schema_;
+  std::string name_;
+  TableDefinition definition_;
+  std::string live_;
+  std::string history_;
+  std::string versions_;
+  std::map<std::string, Statement> statements_;
+};
+
+}  // namespace zumero::sync
