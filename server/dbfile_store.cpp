@@ -30,6 +30,30 @@ std::mutex &DbfileStore::writer_lock(const std::string &dbfile) {
   return *lock;
 }
 
+PooledConnection::~PooledConnection() {
+  // A connection left inside a transaction (an exception on the way) is not reused.
+  if (connection_ && sqlite3_get_autocommit(connection_->get())) store_.give_back(dbfile_, std::move(connection_));
+}
+
+PooledConnection DbfileStore::acquire(const std::string &dbfile, bool create) {
+  {
+    std::lock_guard<std::mutex> guard(pool_mutex_);
+    auto &idle = idle_[dbfile];
+    if (!idle.empty()) {
+      std::unique_ptr<Connection> connection = std::move(idle.back());
+      idle.pop_back();
+      return PooledConnection(*this, dbfile, std::move(connection));
+    }
+  }
+  return PooledConnection(*this, dbfile, std::make_unique<Connection>(path_of(dbfile), create));
+}
+
+void DbfileStore::give_back(const std::string &dbfile, std::unique_ptr<Connection> connection) {
+  std::lock_guard<std::mutex> guard(pool_mutex_);
+  auto &idle = idle_[dbfile];
+  if (idle.size() < 8) idle.push_back(std::move(connection));
+}
+
 void ensure_server_tables(sqlite3 *db) {
   ensure_housekeeping(db, "main");
   exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT PRIMARY KEY, pkg INTEGER NOT NULL, "

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "ext/sqlite_api.h"
 
@@ -26,9 +27,32 @@ private:
   sqlite3 *db_ = nullptr;
 };
 
+class DbfileStore;
+
+// A connection borrowed from the store; goes back to its pool when destroyed.
+class PooledConnection {
+public:
+  PooledConnection(DbfileStore &store, std::string dbfile, std::unique_ptr<Connection> connection)
+      : store_(store), dbfile_(std::move(dbfile)), connection_(std::move(connection)) {}
+  ~PooledConnection();
+  PooledConnection(const PooledConnection &) = delete;
+  PooledConnection &operator=(const PooledConnection &) = delete;
+  sqlite3 *get() const { return connection_->get(); }
+
+private:
+  DbfileStore &store_;
+  std::string dbfile_;
+  std::unique_ptr<Connection> connection_;
+};
+
 class DbfileStore {
 public:
   explicit DbfileStore(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+
+  // Connections stay open between requests: reopening a WAL database for every
+  // request would checkpoint it (and sync the disk) each time the last one closes.
+  PooledConnection acquire(const std::string &dbfile, bool create);
+  void give_back(const std::string &dbfile, std::unique_ptr<Connection> connection);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
   bool exists(const std::string &dbfile) const { return std::filesystem::exists(path_of(dbfile)); }
@@ -40,6 +64,8 @@ private:
   std::filesystem::path data_dir_;
   std::mutex locks_mutex_;
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;
+  std::mutex pool_mutex_;
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
 
 // Server-side bookkeeping in a dbfile: its current version, and per client the last

@@ -15,7 +15,7 @@ sync::Value integer(std::int64_t value) { return sync::Value{sync::Value::Intege
 void ServerLog::append(const LogEntry &entry) {
   std::lock_guard<std::mutex> guard(mutex_);
   std::lock_guard<std::mutex> writer(store_.writer_lock("zumero_log"));
-  Connection connection(store_.path_of("zumero_log"), true);
+  PooledConnection connection = store_.acquire("zumero_log", true);
   sqlite3 *db = connection.get();
   Transaction transaction(db, "BEGIN IMMEDIATE");
   ensure_server_tables(db);

@@ -118,7 +118,7 @@ private:
     std::lock_guard<std::mutex> writer(store_.writer_lock(dbfile));
     bool created = !store_.exists(dbfile);
     if (created && call.package.empty()) return json_error(400, "http_400", "nothing to push");
-    Connection connection(store_.path_of(dbfile), true);
+    PooledConnection connection = store_.acquire(dbfile, true);
     sqlite3 *db = connection.get();
     Transaction transaction(db, "BEGIN IMMEDIATE");
     ensure_server_tables(db);
@@ -175,7 +175,7 @@ private:
       const json &cursor = call.header["cursor"];
       pull.cursor = {cursor.value("phase", 0), cursor.value("table", ""), cursor.value("after", std::int64_t{0})};
     }
-    Connection connection(store_.path_of(dbfile), false);
+    PooledConnection connection = store_.acquire(dbfile, false);
     sqlite3 *db = connection.get();
     Transaction read(db, "BEGIN");
     std::int64_t version = current_version(db);

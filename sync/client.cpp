@@ -76,7 +76,7 @@ private:
   std::optional<std::string> build_push(std::int64_t &last_txid, std::int64_t &last_seq);
   HttpResponse post(const std::string &path, const json &header, const std::string &package);
   void stage(const std::string &kind, const std::string &package);
-  void apply_staged(const json &pull);
+  void apply_staged(const json &pull, std::vector<Package> fresh);
   std::string stage_table() const { return qualified(options_.schema, "t$stage"); }
 
   sqlite3 *db_;
@@ -163,6 +163,10 @@ SyncStats SyncRun::run() {
   }
   std::optional<std::string> pull_state = state_.get("pull");
   json pull = pull_state ? json::parse(*pull_state) : json();
+  // The push reply stays in memory unless the pull needs more than one call: a push
+  // whose reply is lost is sent again, and the server answers it again.
+  std::optional<std::string> push_reply;
+  bool pushed = false;
   if (!pull_state) {
     std::optional<std::string> pending = state_.get("pending_push");
     json meta = pending ? json::parse(*state_.get("pending_meta")) : json();
@@ -172,6 +176,7 @@ SyncStats SyncRun::run() {
       std::optional<std::string> package = build_push(last_txid, last_seq);
       meta = {{"L", last_txid}, {"S", last_seq}};
       if (package) {
+        // Kept before it is sent, so a retry sends the same package number and bytes.
         Transaction write(db_, "BEGIN IMMEDIATE");
         std::int64_t number = state_.get_int("next_pkg", 1);
         meta["pkg"] = number;
@@ -191,7 +196,7 @@ SyncStats SyncRun::run() {
       HttpResponse response = post("/push", header, *pending);
       if (response.status != 200) {
         if (response.status >= 400 && response.status < 500) {
-          Transaction clear(db_, "BEGIN IMMEDIATE");  // the server refused it for good
+          Transaction clear(db_, "BEGIN IMMEDIATE");  // refused for good: build anew next time
           state_.erase("pending_push");
           state_.erase("pending_meta");
           clear.commit();
@@ -201,14 +206,9 @@ SyncStats SyncRun::run() {
       std::size_t full = 0;
       Envelope reply = open_envelope(response.body, &full);
       stats_.down_full += full;
-      json reply_header = json::parse(reply.header_json);
-      pull["exclude"] = reply_header.value("version", 0);
-      Transaction write(db_, "BEGIN IMMEDIATE");
-      stage("push_reply", reply.package_bytes);
-      state_.erase("pending_push");
-      state_.erase("pending_meta");
-      state_.set("pull", pull.dump());
-      write.commit();
+      pull["exclude"] = json::parse(reply.header_json).value("version", 0);
+      push_reply = std::move(reply.package_bytes);
+      pushed = true;
     }
   }
 
@@ -221,15 +221,26 @@ SyncStats SyncRun::run() {
   HttpResponse response = post("/pull", header, std::string());
   bool nothing_new = response.status == 304 || response.status == 404;
   if (!nothing_new && response.status != 200) throw_http_error(connection_, response.status, response.body);
+  if (nothing_new && !pushed && !pull_state) {
+    stats_.total_ms = elapsed_ms(start);
+    return stats_;  // nothing sent, nothing new
+  }
+  std::vector<Package> fresh;
+  if (push_reply) fresh.push_back(decode_package(*push_reply));
   Transaction write(db_, "BEGIN IMMEDIATE");
+  if (pushed) {
+    state_.erase("pending_push");
+    state_.erase("pending_meta");
+  }
   if (!nothing_new) {
     std::size_t full = 0;
     Envelope reply = open_envelope(response.body, &full);
     stats_.down_full += full;
     json reply_header = json::parse(reply.header_json);
-    stage("pull", reply.package_bytes);
     pull["target"] = reply_header.value("target", 0);
     if (reply_header.value("partial", false)) {
+      if (push_reply) stage("push_reply", *push_reply);
+      stage("pull", reply.package_bytes);
       pull["cursor"] = reply_header["cursor"];
       state_.set("pull", pull.dump());
       write.commit();
@@ -237,12 +248,13 @@ SyncStats SyncRun::run() {
       stats_.total_ms = elapsed_ms(start);
       return stats_;
     }
+    fresh.push_back(decode_package(reply.package_bytes));
   } else {
-    pull["target"] = pull["exclude"].get<std::int64_t>() ? pull["exclude"].get<std::int64_t>() : state_.get_int("base");
+    std::int64_t own = pull["exclude"].get<std::int64_t>();
+    pull["target"] = own ? own : state_.get_int("base");
   }
-  apply_staged(pull);
-  if (!state_.get("dbfile") && (!nothing_new || pull["exclude"].get<std::int64_t>()))
-    state_.set("dbfile", options_.dbfile);
+  apply_staged(pull, std::move(fresh));
+  if (!state_.get("dbfile")) state_.set("dbfile", options_.dbfile);
   write.commit();
   stats_.total_ms = elapsed_ms(start);
   return stats_;
@@ -251,7 +263,7 @@ SyncStats SyncRun::run() {
 // Applies what the server decided and sent, then puts back local changes made while
 // the sync was on the network (transactions newer than L). Runs inside the caller's
 // write transaction.
-void SyncRun::apply_staged(const json &pull) {
+void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
   const std::string &schema = options_.schema;
   std::string prefix = quote_identifier(schema) + ".";
   std::int64_t last_txid = pull.value("L", 0);
@@ -266,6 +278,7 @@ void SyncRun::apply_staged(const json &pull) {
     packages.push_back(decode_package(std::string_view(static_cast<const char *>(data ? data : ""),
                                                        sqlite3_column_bytes(staged.get(), 0))));
   }
+  for (Package &package : fresh) packages.push_back(std::move(package));
 
   // Local changes committed while the sync was on the network.
   std::map<std::string, std::map<std::int64_t, std::optional<Row>>> newer;
@@ -408,7 +421,9 @@ SyncStats run_sync(sqlite3 *db, ConnectionState &connection, const SyncOptions &
   if (!valid_dbfile_name(options.dbfile, true) && !valid_dbfile_name(options.dbfile, false))
     fail("invalid_dbfile_name");
   require_attached(db, options.schema);
-  {
+  bool prepared = query_int(db, "SELECT count(*) FROM " + quote_identifier(options.schema) +
+                                    ".sqlite_master WHERE name IN ('t$schema', 't$stage')") == 2;
+  if (!prepared) {
     Transaction setup(db, "BEGIN IMMEDIATE");
     ensure_housekeeping(db, options.schema);
     exec(db, "CREATE TABLE IF NOT EXISTS " + qualified(options.schema, "t$stage") +
