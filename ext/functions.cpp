@@ -114,15 +114,15 @@ void internal_auth_scheme(sqlite3_context *context, int, sqlite3_value **argv) {
   });
 }
 
-// Called by the z$replace$ triggers: returns the current txid while the module runs an
-// OR REPLACE on that table (and notes the removed row as changed), else NULL.
-void replacing(sqlite3_context *context, int, sqlite3_value **argv) {
+// Called by the z$delete$ triggers: returns the current txid while the module deletes
+// rows of that table, itself or through OR REPLACE (and notes the row as changed), else NULL.
+void recording(sqlite3_context *context, int, sqlite3_value **argv) {
   ConnectionState &connection = connection_of(context);
-  if (!connection.replacing || !iequals(connection.replacing->table, text_argument(argv[0]))) {
+  if (!connection.recording || !iequals(connection.recording->table, text_argument(argv[0]))) {
     sqlite3_result_null(context);
     return;
   }
-  const ReplaceContext &replace = *connection.replacing;
+  const RecordingContext &replace = *connection.recording;
   if (!is_null(argv[1]))
     connection.schema(replace.schema).note_changed(replace.table, sqlite3_value_int64(argv[1]));
   sqlite3_result_int64(context, replace.txid);
@@ -238,6 +238,7 @@ void alter_table_add_column(sqlite3_context *context, int, sqlite3_value **argv)
       fail("syntax_error");
     Savepoint savepoint(db, "zumero_add_column");
     exec(db, add_column_ddl(schema, name, column, extended.strict_types));
+    exec(db, history_triggers_ddl(schema, name, extended));
     save_table_definition(db, schema, name, extended);
     if (!connection_of(context).applying_remote) {
       nlohmann::json detail = {{"definition", text}};
@@ -246,23 +247,6 @@ void alter_table_add_column(sqlite3_context *context, int, sqlite3_value **argv)
     savepoint.release();
     sqlite3_result_null(context);
   });
-}
-
-// Finds the table name after ON in a CREATE INDEX statement and points it at target.
-std::string retarget_index(const std::string &sql, const std::string &target) {
-  std::string upper = sql;
-  for (char &c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  size_t on = upper.find(" ON ");
-  if (on == std::string::npos) fail("invalid_argument");
-  size_t begin = sql.find_first_not_of(" \t\r\n", on + 4);
-  size_t end = begin;
-  if (sql[begin] == '"' || sql[begin] == '[' || sql[begin] == '`') {
-    char close = sql[begin] == '[' ? ']' : sql[begin];
-    end = sql.find(close, begin + 1) + 1;
-  } else {
-    while (end < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[end])) || sql[end] == '_')) ++end;
-  }
-  return sql.substr(0, begin) + quote_identifier(target) + sql.substr(end);
 }
 
 // The module arguments of a regular table: what stands between its outer parentheses.
@@ -289,36 +273,38 @@ void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
     std::string create_sql = lookup.column_text(0);
     if (lower_ascii(create_sql).find("virtual") != std::string::npos) fail("invalid_argument");
     std::vector<std::string> arguments = table_arguments(create_sql);
-    parse_table_definition(arguments);  // refuses what a zumero table cannot hold
-    std::vector<std::string> indexes;
-    Statement index_list(db, "SELECT sql FROM " + master +
-                                 " WHERE type = 'index' AND tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL");
-    index_list.bind(1, name);
-    while (index_list.step()) indexes.push_back(index_list.column_text(0));
     Statement triggers(db, "SELECT 1 FROM " + master + " WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE");
     triggers.bind(1, name);
     if (triggers.step()) fail("invalid_argument");
 
-    std::string staging = "z$adopting$" + name;
+    TableDefinition table = parse_table_definition(arguments);
+    // z$T keeps the table's own SQL, so references would still name regular tables.
+    for (const ColumnDefinition &column : table.columns)
+      if (column.reference) fail("invalid_argument");
     std::string args_sql;
     for (const std::string &argument : arguments) args_sql += (args_sql.empty() ? "" : ", ") + argument;
+    ConnectionState &connection = connection_of(context);
     Transaction transaction(db);
+    // The table becomes z$T in place: rows, rowids and indexes stay as they are. Views
+    // keep naming the table, which is now the zumero table.
     exec(db, "PRAGMA legacy_alter_table = ON; ALTER TABLE " + qualified(schema, name) + " RENAME TO " +
-                 quote_identifier(staging) + "; PRAGMA legacy_alter_table = OFF;");
-    exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + args_sql + ")");
-    TableDefinition table = *load_table_definition(db, schema, name);
-    // Through the module, so the rows count as local inserts for the next sync.
-    exec(db, "INSERT INTO " + qualified(schema, name) + " (rowid, " + column_list(table) + ") SELECT rowid, " +
-                 column_list(table) + " FROM " + qualified(schema, staging) + " ORDER BY rowid");
-    exec(db, "DROP TABLE " + qualified(schema, staging));
-    for (const std::string &index : indexes) {
-      std::string sql = retarget_index(index, live_table_name(name));
-      // CREATE INDEX names no schema for its table; put the index in the right one.
-      size_t index_kw = lower_ascii(sql).find("index");
-      size_t name_begin = sql.find_first_not_of(" \t", index_kw + 5);
-      sql.insert(name_begin, quote_identifier(schema) + ".");
-      exec(db, sql);
+                 quote_identifier(live_table_name(name)) + "; PRAGMA legacy_alter_table = OFF;");
+    connection.adopting = name;
+    try {
+      exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + args_sql + ")");
+    } catch (...) {
+      connection.adopting.clear();
+      throw;
     }
+    connection.adopting.clear();
+    // Every adopted row is a local insert for the next sync.
+    std::string prefix = quote_identifier(schema) + ".";
+    std::int64_t txid = query_int(db, "SELECT coalesce(max(txid), 0) + 1 FROM " + prefix + "\"t$tx\"");
+    exec(db, "INSERT INTO " + prefix + "\"t$tx\" (txid, unix_time) VALUES (" + std::to_string(txid) +
+                 ", strftime('%s', 'now'))");
+    Statement dirty(db, "INSERT INTO " + prefix + "\"t$dirty\" (tbl, first, last, txid) SELECT ?1, rowid, rowid, ?2 FROM " +
+                            qualified(schema, live_table_name(name)));
+    dirty.bind(1, name).bind(2, txid).run();
     transaction.commit();
     sqlite3_result_null(context);
   });
@@ -338,7 +324,7 @@ int register_local_functions(sqlite3 *db, ConnectionState *connection) {
       {"zumero_named_constant", 1, pure, named_constant},
       {"zumero_auth_scheme", -1, pure, auth_scheme},
       {"zumero_internal_auth_scheme", 1, pure, internal_auth_scheme},
-      {"zumero_replacing", 2, SQLITE_INNOCUOUS, replacing},
+      {"zumero_recording", 2, SQLITE_INNOCUOUS, recording},
       {"zumero_purge_history", 1, SQLITE_DIRECTONLY, purge_history},
       {"zumero_define_acl_table", 1, SQLITE_DIRECTONLY, define_acl_table},
       {"zumero_define_audit_table", 1, SQLITE_DIRECTONLY, define_audit_table},

@@ -63,6 +63,8 @@ std::map<std::string, std::vector<std::int64_t>> SchemaState::changed_rows() con
 
 void SchemaState::flush(sqlite3 *db, const std::string &schema) {
   if (!has_pending()) return;
+  // Housekeeping writes must not change what the application sees as its last rowid.
+  sqlite3_int64 last_rowid = sqlite3_last_insert_rowid(db);
   std::string prefix = quote_identifier(schema) + ".";
   Statement tx(db, "INSERT OR IGNORE INTO " + prefix + "\"t$tx\" (txid, unix_time) VALUES (?1, ?2)");
   tx.bind(1, txid).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run();
@@ -79,6 +81,7 @@ void SchemaState::flush(sqlite3 *db, const std::string &schema) {
   changes_.clear();
   marks_.clear();
   flushed_ = true;
+  sqlite3_set_last_insert_rowid(db, last_rowid);
 }
 
 namespace {

@@ -52,9 +52,9 @@ private:
   bool flushed_ = false;
 };
 
-// Set while the module runs an OR REPLACE statement, so the z$replace$ trigger can
-// record the rows SQLite removes on its own.
-struct ReplaceContext {
+// Set while the module runs a statement that may delete rows of z$T (DELETE, or
+// OR REPLACE), so the z$delete$ trigger records them in history.
+struct RecordingContext {
   std::string schema;
   std::string table;
   std::int64_t txid = 0;
@@ -66,9 +66,11 @@ public:
   sqlite3 *db() const { return db_; }
   SchemaState &schema(const std::string &name) { return schemas_[name]; }
 
-  std::optional<ReplaceContext> replacing;
+  std::optional<RecordingContext> recording;
   // Set while sync applies remote changes: table creation does not log a local change.
   bool applying_remote = false;
+  // Set while zumero_adopt_existing_table turns a regular table into a zumero table.
+  std::string adopting;
   // The last error details of a sync call (JSON), for zumero_last_error_details().
   std::string last_error_details;
 

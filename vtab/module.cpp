@@ -101,7 +101,10 @@ int connect_table(sqlite3 *db, void *aux, int argc, const char *const *argv, sql
       table->definition = parse_table_definition(module_arguments(argc, argv));
       validate_references(db, table->schema, table->name, table->definition);
       ensure_housekeeping(db, table->schema);
-      exec(db, storage_ddl(table->schema, table->name, table->definition));
+      // Adopting a regular table renames it to z$T first: its rows stay where they are.
+      if (!iequals(table->connection->adopting, table->name))
+        exec(db, live_table_ddl(table->schema, table->name, table->definition));
+      exec(db, support_ddl(table->schema, table->name, table->definition));
       save_table_definition(db, table->schema, table->name, table->definition);
       if (!table->connection->applying_remote) {
         record_schema_change(db, table->schema, "create_table", table->name,

@@ -10,7 +10,7 @@ LocalWriter::LocalWriter(sqlite3 *db, ConnectionState &connection, std::string s
       name_(std::move(name)),
       definition_(definition),
       live_(qualified(schema_, live_table_name(name_))),
-      history_(qualified(schema_, history_table_name(name_))) {}
+      versions_(qualified(schema_, version_table_name(name_))) {}
 
 std::int64_t LocalWriter::next_recid() {
   SchemaState &state = connection_.schema(schema_);
@@ -19,25 +19,25 @@ std::int64_t LocalWriter::next_recid() {
   // Identities are never reused, not even those of rows deleted since (z$rv$T keeps them).
   std::int64_t next = query_int(db_, "SELECT max(coalesce((SELECT max(rowid) FROM " + live_ +
                                          "), 0), coalesce((SELECT max(z_recid) FROM " +
-                                         qualified(schema_, version_table_name(name_)) + "), 0)) + 1",
+                                         versions_ + "), 0)) + 1",
                                 1);
   state.set_next_recid(name_, next);
   return next;
 }
 
-void LocalWriter::run_replacing(Statement &statement, bool replace) {
-  if (!replace) {
+void LocalWriter::run_recording(Statement &statement, bool deletes) {
+  if (!deletes) {
     statement.run();
     return;
   }
-  connection_.replacing = ReplaceContext{schema_, name_, current_txid(connection_, schema_)};
+  connection_.recording = RecordingContext{schema_, name_, current_txid(connection_, schema_)};
   try {
     statement.run();
   } catch (...) {
-    connection_.replacing.reset();
+    connection_.recording.reset();
     throw;
   }
-  connection_.replacing.reset();
+  connection_.recording.reset();
 }
 
 std::int64_t LocalWriter::insert(sqlite3_value *rowid, sqlite3_value **values, bool replace) {
@@ -53,7 +53,13 @@ std::int64_t LocalWriter::insert(sqlite3_value *rowid, sqlite3_value **values, b
         params += ", ";
       }
       names += quote_identifier(definition_.columns[i].name);
-      params += "?" + std::to_string(i + 2);
+      // SQLite drops DEFAULT clauses from virtual table declarations, so omitted
+      // (NULL) values get the column's default here.
+      std::string fallback = default_expression(definition_.columns[i]);
+      if (fallback.empty() || static_cast<int>(i) == definition_.integer_primary_key)
+        params += "?" + std::to_string(i + 2);
+      else
+        params += "coalesce(?" + std::to_string(i + 2) + ", " + fallback + ")";
     }
     statement = Statement(db_, std::string("INSERT ") + (replace ? "OR REPLACE " : "") + "INTO " + live_ + " (" +
                                    names + ") VALUES (" + params + ")",
@@ -75,24 +81,12 @@ std::int64_t LocalWriter::insert(sqlite3_value *rowid, sqlite3_value **values, b
       statement.bind_value(index, values[i]);
     }
   }
-  run_replacing(statement, replace);
+  run_recording(statement, replace);
   std::int64_t recid = sqlite3_last_insert_rowid(db_);
   SchemaState &state = connection_.schema(schema_);
   state.note_changed(name_, recid);
   if (recid >= next_recid()) state.set_next_recid(name_, recid + 1);
   return recid;
-}
-
-std::int64_t LocalWriter::copy_to_history(std::int64_t recid, bool deleted) {
-  if (!copy_) {
-    copy_ = Statement(db_, "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns +
-                               ") SELECT " + column_list(definition_) +
-                               ", rowid, NULL, NULL, ?2, ?3 FROM " + live_ + " WHERE rowid = ?1",
-                      true);
-  }
-  copy_.bind(1, recid).bind(2, current_txid(connection_, schema_)).bind(3, static_cast<std::int64_t>(deleted));
-  copy_.run();
-  return sqlite3_changes(db_) ? sqlite3_last_insert_rowid(db_) : 0;
 }
 
 Statement &LocalWriter::update_statement(const std::string &changed, bool replace) {
@@ -101,7 +95,7 @@ Statement &LocalWriter::update_statement(const std::string &changed, bool replac
   if (found != updates_.end()) return found->second;
   std::string sql = std::string("UPDATE ") + (replace ? "OR REPLACE " : "") + live_ + " SET ";
   bool first = true;
-  for (size_t i = 0; i < changed.size(); ++i) {
+  for (size_t i = 0; i < definition_.columns.size(); ++i) {
     if (changed[i] != '1') continue;
     if (!first) sql += ", ";
     first = false;
@@ -129,20 +123,15 @@ void LocalWriter::update(std::int64_t old_recid, sqlite3_value *new_rowid, sqlit
   if (moves && ipk < 0) changed[count] = '1';
   if (changed.find('1') == std::string::npos) return;
 
-  // A new identity is a new row: the old one leaves the table as a deletion.
-  std::int64_t history_row = copy_to_history(old_recid, moves);
+  // The z$update$ trigger keeps the old version; a new identity makes it a deletion.
+  current_txid(connection_, schema_);
   Statement &statement = update_statement(changed, replace);
   statement.bind(1, old_recid);
   for (size_t i = 0; i < count; ++i)
     if (changed[i] == '1') statement.bind_value(static_cast<int>(i) + 2, values[i]);
   if (changed[count] == '1') statement.bind_value(static_cast<int>(count) + 2, identity);
-  try {
-    run_replacing(statement, replace);
-  } catch (const Error &) {
-    if (!uncopy_) uncopy_ = Statement(db_, "DELETE FROM " + history_ + " WHERE rowid = ?1", true);
-    if (history_row) uncopy_.bind(1, history_row).run();
-    throw;
-  }
+  run_recording(statement, replace);
+  if (!sqlite3_changes(db_)) return;
   SchemaState &state = connection_.schema(schema_);
   state.note_changed(name_, old_recid);
   if (moves) {
@@ -153,10 +142,9 @@ void LocalWriter::update(std::int64_t old_recid, sqlite3_value *new_rowid, sqlit
 }
 
 void LocalWriter::remove(std::int64_t recid) {
-  if (!copy_to_history(recid, true)) return;
   if (!delete_) delete_ = Statement(db_, "DELETE FROM " + live_ + " WHERE rowid = ?1", true);
-  delete_.bind(1, recid).run();
-  connection_.schema(schema_).note_changed(name_, recid);
+  delete_.bind(1, recid);
+  run_recording(delete_, true);  // the z$delete$ trigger keeps the row and notes the change
 }
 
 }  // namespace zumero

@@ -25,9 +25,8 @@ public:
 
 private:
   std::int64_t next_recid();
-  std::int64_t copy_to_history(std::int64_t recid, bool deleted);
   Statement &update_statement(const std::string &changed, bool replace);
-  void run_replacing(Statement &statement, bool replace);
+  void run_recording(Statement &statement, bool deletes);
 
   sqlite3 *db_;
   ConnectionState &connection_;
@@ -35,10 +34,8 @@ private:
   std::string name_;
   const TableDefinition &definition_;
   std::string live_;
-  std::string history_;
+  std::string versions_;
   Statement insert_[2];
-  Statement copy_;
-  Statement uncopy_;
   Statement delete_;
   std::map<std::string, Statement> updates_;
 };

@@ -65,13 +65,16 @@ std::string column_list(const TableDefinition &table, const std::string &prefix)
   return list;
 }
 
-std::string storage_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
+std::string default_expression(const ColumnDefinition &column) {
+  if (column.default_clause.size() <= 7) return std::string();
+  return column.default_clause.substr(7);  // after "DEFAULT"
+}
+
+std::string live_table_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
   std::string live = "CREATE TABLE " + qualified(schema, live_table_name(name)) + " (";
-  std::string history = "CREATE TABLE " + qualified(schema, history_table_name(name)) + " (";
   for (size_t i = 0; i < table.columns.size(); ++i) {
     if (i) live += ", ";
     live += table.columns[i].storage_text;
-    history += type_and_collation(table.columns[i]) + ", ";
   }
   for (const std::string &constraint : table.table_constraints) live += ", " + constraint;
   if (table.strict_types) {
@@ -80,22 +83,39 @@ std::string storage_ddl(const std::string &schema, const std::string &name, cons
       if (!check.empty()) live += ", " + check;
     }
   }
-  live += ");\n";
+  return live + ");\n";
+}
+
+std::string support_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
+  std::string history = "CREATE TABLE " + qualified(schema, history_table_name(name)) + " (";
+  for (const ColumnDefinition &column : table.columns) history += type_and_collation(column) + ", ";
   history +=
       "z_recid INTEGER NOT NULL, z_rv INTEGER, z_end_rv INTEGER, z_txid INTEGER, "
       "z_deleted INTEGER NOT NULL DEFAULT 0);\n";
   std::string versions = "CREATE TABLE " + qualified(schema, version_table_name(name)) +
                          " (z_recid INTEGER PRIMARY KEY, z_rv INTEGER NOT NULL, z_deleted INTEGER NOT NULL DEFAULT 0);\n";
-  // Rows that INSERT OR REPLACE / UPDATE OR REPLACE remove never pass through the
-  // module; with recursive triggers on, this trigger sees them. It does nothing unless
-  // the module is running a REPLACE statement (zumero_replacing returns the txid then).
-  std::string trigger = "CREATE TRIGGER " + qualified(schema, "z$replace$" + name) + " AFTER DELETE ON " +
-                        quote_identifier(live_table_name(name)) +
-                        " WHEN zumero_replacing(" + quote_literal(name) + ", OLD.rowid) IS NOT NULL BEGIN INSERT INTO " +
-                        quote_identifier(history_table_name(name)) + " (" + column_list(table) + ", " +
-                        kHistoryColumns + ") VALUES (" + column_list(table, "OLD.") +
-                        ", OLD.rowid, NULL, NULL, zumero_replacing(" + quote_literal(name) + ", NULL), 1); END;\n";
-  return live + history + versions + trigger;
+  return history + versions + history_triggers_ddl(schema, name, table);
+}
+
+std::string history_triggers_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
+  // History is written by triggers inside the module's own statements. Updates are
+  // always recorded (sync never updates z$T in place). Deletions are recorded only
+  // while the module deletes, directly or through OR REPLACE: zumero_recording() then
+  // returns the local txid (and notes the row as changed); sync's own deletes are not
+  // history.
+  std::string pending_txid = "(SELECT coalesce(max(txid), 0) + 1 FROM \"t$tx\")";
+  std::string insert_history = "INSERT INTO " + quote_identifier(history_table_name(name)) + " (" +
+                               column_list(table) + ", " + kHistoryColumns + ") VALUES (" +
+                               column_list(table, "OLD.") + ", OLD.rowid, NULL, NULL, ";
+  std::string trigger =
+      "CREATE TRIGGER " + qualified(schema, "z$update$" + name) + " AFTER UPDATE ON " +
+      quote_identifier(live_table_name(name)) + " BEGIN " + insert_history + pending_txid +
+      ", NEW.rowid <> OLD.rowid); END;\n" + "CREATE TRIGGER " + qualified(schema, "z$delete$" + name) +
+      " AFTER DELETE ON " + quote_identifier(live_table_name(name)) + " WHEN zumero_recording(" +
+      quote_literal(name) + ", OLD.rowid) IS NOT NULL BEGIN " + insert_history + "zumero_recording(" +
+      quote_literal(name) + ", NULL), 1); END;\n";
+  return "DROP TRIGGER IF EXISTS " + qualified(schema, "z$update$" + name) + ";\nDROP TRIGGER IF EXISTS " +
+         qualified(schema, "z$delete$" + name) + ";\n" + trigger;
 }
 
 std::string add_column_ddl(const std::string &schema, const std::string &name, const ColumnDefinition &column,

@@ -20,9 +20,15 @@ std::string qualified(const std::string &schema, const std::string &name);
 // CREATE TABLE x(...) for sqlite3_declare_vtab: names, types, collations, defaults.
 std::string virtual_table_declaration(const TableDefinition &table);
 
-// Statements creating z$T, z$old$T, z$rv$T and the trigger that records rows removed
-// by OR REPLACE. Run inside the transaction that creates the zumero table.
-std::string storage_ddl(const std::string &schema, const std::string &name, const TableDefinition &table);
+// The statement creating z$T.
+std::string live_table_ddl(const std::string &schema, const std::string &name, const TableDefinition &table);
+// Statements creating z$old$T, z$rv$T and the history triggers on z$T.
+std::string support_ddl(const std::string &schema, const std::string &name, const TableDefinition &table);
+// Statements (re)creating the history triggers, which name every column.
+std::string history_triggers_ddl(const std::string &schema, const std::string &name, const TableDefinition &table);
+
+// The expression of a column's DEFAULT clause, or empty.
+std::string default_expression(const ColumnDefinition &column);
 
 // Statements adding one column to z$T and z$old$T.
 std::string add_column_ddl(const std::string &schema, const std::string &name, const ColumnDefinition &column,
