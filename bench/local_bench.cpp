@@ -20,10 +20,10 @@
 // straight after the inserting transaction, and again after zumero_purge_history()
 // (zumero side) and VACUUM (both sides).
 #include "bench_util.h"
+#include "items.h"
 #include "subcommands.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <iostream>
 #include <limits>
@@ -32,9 +32,6 @@
 namespace zumero_bench {
 namespace {
 
-constexpr const char *kColumnDefinitions =
-    "id INTEGER PRIMARY KEY, email TEXT, balance REAL, country TEXT, quantity INTEGER";
-constexpr const char *kInsertSql = "INSERT INTO items (id, email, balance, country, quantity) VALUES (?, ?, ?, ?, ?)";
 constexpr const char *kUpdateSql = "UPDATE items SET balance = ? WHERE id = ?";
 constexpr const char *kDeleteSql = "DELETE FROM items WHERE id = ?";
 constexpr const char *kLookupSql = "SELECT id, email, balance, country, quantity FROM items WHERE email = ?";
@@ -56,49 +53,6 @@ const char *side_name(Side side) { return side == Side::plain ? "plain" : "zumer
 // ---------------------------------------------------------------------------
 // Data
 // ---------------------------------------------------------------------------
-
-// SplitMix64: a tiny, well-mixed generator, so that row `id` always gets the same
-// values without storing them (the size phase generates up to millions of rows).
-std::uint64_t next_random(std::uint64_t &state) {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-struct Row {
-  std::int64_t id;
-  std::string email;    // indexed; effectively unique, like a real login column
-  double balance;       // whole cents
-  std::string country;  // two letters
-  std::int64_t quantity;  // 0..99
-};
-
-Row make_row(std::int64_t id) {
-  static const std::array<const char *, 16> first_names = {
-      "anna", "ben", "carla", "david", "elena", "farid", "grace", "hugo",
-      "ines", "jonas", "kim", "lucas", "maya", "noah", "olga", "pavel"};
-  static const std::array<const char *, 8> domains = {
-      "example.com", "mail.test", "corp.example", "inbox.test",
-      "post.example", "web.test", "home.example", "work.test"};
-  static const std::array<const char *, 16> countries = {
-      "US", "DE", "FR", "GB", "JP", "BR", "IN", "CA", "AU", "ES", "IT", "NL", "SE", "PL", "MX", "KR"};
-
-  std::uint64_t state = static_cast<std::uint64_t>(id) * 0x2545F4914F6CDD1Dull + 0x5EEDull;
-  Row row;
-  row.id = id;
-  row.email = first_names[next_random(state) % first_names.size()];
-  row.email += '.';
-  std::size_t letters = 4 + next_random(state) % 6;
-  for (std::size_t i = 0; i < letters; ++i) row.email += static_cast<char>('a' + next_random(state) % 26);
-  row.email += std::to_string(next_random(state) % 1000);
-  row.email += '@';
-  row.email += domains[next_random(state) % domains.size()];
-  row.balance = static_cast<double>(next_random(state) % 10000000) / 100.0;
-  row.country = countries[next_random(state) % countries.size()];
-  row.quantity = static_cast<std::int64_t>(next_random(state) % 100);
-  return row;
-}
 
 // Everything the timed phases feed to SQLite, generated before any clock starts.
 struct Workload {
@@ -194,26 +148,10 @@ void expect_one_change(Database &db, Side side, const char *what, std::int64_t i
 // Phases
 // ---------------------------------------------------------------------------
 
-void create_schema(Database &db, Side side) {
-  if (side == Side::plain) {
-    db.exec(std::string("CREATE TABLE items (") + kColumnDefinitions + ")");
-    db.exec("CREATE INDEX items_email ON items (email)");
-  } else {
-    db.exec(std::string("CREATE VIRTUAL TABLE items USING zumero (") + kColumnDefinitions + ")");
-    db.exec("CREATE INDEX items_email ON \"z$items\" (email)");
-  }
-}
-
-void bind_row(Statement &insert, const Row &row) {
-  insert.bind(1, row.id);
-  insert.bind(2, std::string_view(row.email));
-  insert.bind(3, row.balance);
-  insert.bind(4, std::string_view(row.country));
-  insert.bind(5, row.quantity);
-}
+void create_schema(Database &db, Side side) { create_items_table(db, side == Side::zumero); }
 
 double time_insert(Database &db, const Workload &workload) {
-  Statement insert(db, kInsertSql);
+  Statement insert(db, kItemsInsertSql);
   Stopwatch clock;
   db.exec("BEGIN");
   for (const Row &row : workload.rows) {
@@ -326,7 +264,7 @@ SizeFigures measure_size(const std::string &path, Side side, std::uint64_t row_c
   {
     Database db(path, true);
     create_schema(db, side);
-    Statement insert(db, kInsertSql);
+    Statement insert(db, kItemsInsertSql);
     db.exec("BEGIN");
     for (std::uint64_t id = 1; id <= row_count; ++id) {
       bind_row(insert, make_row(static_cast<std::int64_t>(id)));

@@ -1,10 +1,12 @@
-// zumero-bench: measures what a zumero table costs compared with a plain SQLite
-// table. This file only picks the subcommand; each one lives in its own file.
+// zumero-bench: measures what a zumero table, and syncing it, costs compared with
+// plain SQLite. This file only picks the subcommand; each one lives in its own file.
 #include "bench_util.h"
 #include "subcommands.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <string>
 
 namespace {
 
@@ -18,12 +20,17 @@ struct Subcommand {
 const Subcommand subcommands[] = {
     {"local", "plain SQLite table vs zumero table: insert, update, delete, lookup, scan, size",
      zumero_bench::run_local_bench, zumero_bench::print_local_usage},
+    {"sync", "push, pull and one-row syncs through a local zumero-server vs a plain SQLite insert",
+     zumero_bench::run_sync_bench, zumero_bench::print_sync_usage},
 };
 
 void print_usage(std::ostream &out) {
   out << "usage: zumero-bench <subcommand> [options]\n\nsubcommands:\n";
+  std::size_t width = 0;
+  for (const Subcommand &subcommand : subcommands) width = std::max(width, std::strlen(subcommand.name));
   for (const Subcommand &subcommand : subcommands)
-    out << "  " << subcommand.name << "  " << subcommand.summary << "\n";
+    out << "  " << subcommand.name << std::string(width - std::strlen(subcommand.name) + 2, ' ')
+        << subcommand.summary << "\n";
   out << "\n'zumero-bench <subcommand> --help' lists a subcommand's options.\n";
 }
 

@@ -13,4 +13,10 @@ int run_local_bench(int argc, char **argv);
 // Prints the options of `local`.
 void print_local_usage(std::ostream &out);
 
+// `zumero-bench sync ...`: push, pull and one-row syncs through a local zumero-server,
+// each compared with a plain SQLite bulk insert.
+int run_sync_bench(int argc, char **argv);
+// Prints the options of `sync`.
+void print_sync_usage(std::ostream &out);
+
 }  // namespace zumero_bench
