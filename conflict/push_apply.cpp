@@ -55,6 +55,8 @@ struct Outcome {
   std::int64_t recid = 0;
   std::optional<Row> state;  // nullopt: deleted
   bool echo = false;         // exactly what the client sent, under the same identity
+  bool was_live = false;     // a live version exists now and moves to history
+  std::int64_t old_rv = 0;   // the version of that live version
 };
 
 struct AuditRecord {
@@ -66,14 +68,16 @@ public:
   PushApplier(sqlite3 *db, std::int64_t base, std::int64_t version)
       : db_(db), base_(base), version_(version), rules_(Rules::load(db, kMain)) {}
 
-  sync::Package run(const sync::Package &package);
+  sync::Package run(sync::Package package);
 
 private:
   RowStore &store(const std::string &table);
   void apply_schema(const sync::SchemaEntry &entry);
-  void plan_renumbering(const sync::Package &package);
-  void rewrite_references(sync::TableSection &section);
-  std::optional<Outcome> resolve(RowStore &store, const RowState &incoming);
+  void plan_renumbering(const std::vector<sync::TableSection> &sections);
+  // Returns, per row, whether its identity or a reference was changed.
+  std::vector<bool> rewrite_references(sync::TableSection &section);
+  // May move the incoming values into the outcome.
+  std::optional<Outcome> resolve(RowStore &store, RowState &incoming);
   std::optional<Row> merge_columns(RowStore &store, const Row &ancestor, const Row &already, const Row &incoming);
   void write(RowStore &store, const std::vector<Outcome> &outcomes);
   void write_audit();
@@ -146,8 +150,8 @@ void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
 // An inserted row whose identity the server already gave to another row created after
 // the client's base gets a fresh identity, unless its table keeps INTEGER PRIMARY KEY
 // values (z_ipk_no_change_on_sync): then it stays, and the insert fails as UNIQUE.
-void PushApplier::plan_renumbering(const sync::Package &package) {
-  for (const sync::TableSection &section : package.tables) {
+void PushApplier::plan_renumbering(const std::vector<sync::TableSection> &sections) {
+  for (const sync::TableSection &section : sections) {
     RowStore &rows = store(section.name);
     bool may_renumber = rows.definition().integer_primary_key < 0 || rows.definition().renumber_on_sync;
     if (!may_renumber) continue;
@@ -164,13 +168,16 @@ void PushApplier::plan_renumbering(const sync::Package &package) {
 }
 
 // References to renumbered INTEGER PRIMARY KEY values follow them.
-void PushApplier::rewrite_references(sync::TableSection &section) {
+std::vector<bool> PushApplier::rewrite_references(sync::TableSection &section) {
   const TableDefinition &definition = store(section.name).definition();
   auto own = renumbered_.find(section.name);
-  for (RowState &row : section.rows) {
+  std::vector<bool> changed(section.rows.size(), false);
+  for (size_t r = 0; r < section.rows.size(); ++r) {
+    RowState &row = section.rows[r];
     if (own != renumbered_.end()) {
       auto moved = own->second.find(row.recid);
       if (moved != own->second.end()) {
+        changed[r] = true;
         row.recid = moved->second;
         if (definition.integer_primary_key >= 0 && row.kind == RowState::Live)
           row.values[definition.integer_primary_key] = Value{Value::Integer, row.recid, 0, {}};
@@ -188,9 +195,13 @@ void PushApplier::rewrite_references(sync::TableSection &section) {
                      iequals(reference->columns[0], parent.columns[parent.integer_primary_key].name));
       if (!to_key) continue;
       auto moved = target->second.find(row.values[i].integer);
-      if (moved != target->second.end()) row.values[i].integer = moved->second;
+      if (moved != target->second.end()) {
+        row.values[i].integer = moved->second;
+        changed[r] = true;
+      }
     }
   }
+  return changed;
 }
 
 bool same_row(const Row &a, const Row &b) {
@@ -228,16 +239,18 @@ std::optional<Row> PushApplier::merge_columns(RowStore &rows, const Row &ancesto
   return merged;
 }
 
-std::optional<Outcome> PushApplier::resolve(RowStore &rows, const RowState &incoming) {
+std::optional<Outcome> PushApplier::resolve(RowStore &rows, RowState &incoming) {
   Outcome outcome;
   outcome.recid = incoming.recid;
   bool deleting = incoming.kind == RowState::Deleted;
   std::optional<sync::VersionInfo> current = rows.version(incoming.recid);
   std::optional<Row> now = current && !current->deleted ? rows.live_row(incoming.recid) : std::nullopt;
+  outcome.was_live = now.has_value();
+  outcome.old_rv = current ? current->rv : 0;
   auto take_incoming = [&]() -> std::optional<Outcome> {
     if (!deleting && now && same_row(*now, incoming.values)) return std::nullopt;  // nothing changes
     if (deleting && !now) return std::nullopt;
-    if (!deleting) outcome.state = incoming.values;
+    if (!deleting) outcome.state = std::move(incoming.values);
     outcome.echo = true;
     return outcome;
   };
@@ -278,8 +291,8 @@ std::optional<Outcome> PushApplier::resolve(RowStore &rows, const RowState &inco
                       row_json(columns, result)});
   }
   if (!changed) return std::nullopt;  // the server keeps its row; the pull tells the client
-  outcome.state = result;
   outcome.echo = result.has_value() == !deleting && (!result || same_row(*result, incoming.values));
+  outcome.state = std::move(result);
   return outcome;
 }
 
@@ -303,11 +316,9 @@ std::optional<Outcome> PushApplier::resolve(RowStore &rows, const RowState &inco
 
 void PushApplier::write(RowStore &rows, const std::vector<Outcome> &outcomes) {
   for (const Outcome &outcome : outcomes) {
-    std::optional<sync::VersionInfo> current = rows.version(outcome.recid);
-    if (rows.live_row(outcome.recid)) {
-      rows.archive_live(outcome.recid, current ? current->rv : 0, version_, !outcome.state.has_value());
-      rows.delete_live(outcome.recid);
-    }
+    if (!outcome.was_live) continue;
+    rows.archive_live(outcome.recid, outcome.old_rv, version_, !outcome.state.has_value());
+    rows.delete_live(outcome.recid);
   }
 }
 
@@ -365,9 +376,9 @@ Row align_values(RowStore &rows, const sync::TableSection &section, const RowSta
   return values;
 }
 
-sync::Package PushApplier::run(const sync::Package &package) {
+sync::Package PushApplier::run(sync::Package package) {
   for (const sync::SchemaEntry &entry : package.schema) apply_schema(entry);
-  std::vector<sync::TableSection> sections = package.tables;
+  std::vector<sync::TableSection> sections = std::move(package.tables);
   for (sync::TableSection &section : sections) {
     if (section.name.find('$') != std::string::npos) throw Rejection("invalid_argument", "{}");
     RowStore &rows = store(section.name);
@@ -376,9 +387,9 @@ sync::Package PushApplier::run(const sync::Package &package) {
       if (row.kind == RowState::Live) row.values = align_values(rows, section, row);
     }
   }
-  const std::vector<sync::TableSection> sent = sections;
-  plan_renumbering(package);
-  for (sync::TableSection &section : sections) rewrite_references(section);
+  plan_renumbering(sections);
+  std::vector<std::vector<bool>> rewritten;
+  for (sync::TableSection &section : sections) rewritten.push_back(rewrite_references(section));
 
   std::vector<std::pair<RowStore *, std::vector<Outcome>>> decided;
   for (size_t t = 0; t < sections.size(); ++t) {
@@ -386,14 +397,12 @@ sync::Package PushApplier::run(const sync::Package &package) {
     std::vector<Outcome> outcomes;
     std::set<std::int64_t> seen;
     for (size_t r = 0; r < sections[t].rows.size(); ++r) {
-      const RowState &row = sections[t].rows[r];
+      RowState &row = sections[t].rows[r];
       if (!seen.insert(row.recid).second) throw Rejection("invalid_argument", "{}");
       std::optional<Outcome> outcome = resolve(rows, row);
       if (!outcome) continue;
-      const RowState &original = sent[t].rows[r];
-      if (original.recid != outcome->recid) outcome->echo = false;
-      if (outcome->echo && outcome->state && !same_row(*outcome->state, original.values)) outcome->echo = false;
-      outcomes.push_back(*outcome);
+      if (rewritten[t][r]) outcome->echo = false;  // the client holds other values or another id
+      outcomes.push_back(std::move(*outcome));
     }
     if (!outcomes.empty()) touched_.insert(rows.name());
     decided.emplace_back(&rows, std::move(outcomes));
@@ -450,12 +459,12 @@ sync::Package PushApplier::run(const sync::Package &package) {
 
 }  // namespace
 
-sync::Package apply_push(sqlite3 *db, const sync::Package &package, std::int64_t base, std::int64_t version) {
+sync::Package apply_push(sqlite3 *db, sync::Package package, std::int64_t base, std::int64_t version) {
   ConnectionState *connection = ConnectionState::find(db);
   if (connection) connection->applying_remote = true;
   try {
     PushApplier applier(db, base, version);
-    sync::Package reply = applier.run(package);
+    sync::Package reply = applier.run(std::move(package));
     if (connection) connection->applying_remote = false;
     return reply;
   } catch (...) {

@@ -28,6 +28,6 @@ private:
 
 // Runs inside the caller's write transaction. Throws Rejection (nothing is kept when the
 // caller rolls back) or Error. Returns the reply package.
-sync::Package apply_push(sqlite3 *db, const sync::Package &package, std::int64_t base, std::int64_t version);
+sync::Package apply_push(sqlite3 *db, sync::Package package, std::int64_t base, std::int64_t version);
 
 }  // namespace zumero::conflict

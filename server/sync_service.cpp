@@ -133,7 +133,7 @@ private:
     }
     previous.reset();
     if (base > version) return json_error(400, "http_400", "the client is ahead of the server");
-    std::string reply = sync::encode_package(conflict::apply_push(db, call.package, base, version + 1));
+    std::string reply = sync::encode_package(conflict::apply_push(db, std::move(call.package), base, version + 1));
     for (const std::string &table : zumero_table_names(db, "main")) sync::RowStore(db, "main", table).ensure_server_indexes();
     set_current_version(db, version + 1);
     Statement remember(db, "INSERT OR REPLACE INTO \"t$clients\" (client, pkg, version, reply) VALUES (?1, ?2, ?3, ?4)");

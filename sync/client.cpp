@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <random>
@@ -64,6 +65,19 @@ std::string random_client_id() {
   return id;
 }
 
+// Sorted, with overlapping and adjacent ranges joined.
+std::vector<std::pair<std::int64_t, std::int64_t>> merge_ranges(std::vector<std::pair<std::int64_t, std::int64_t>> ranges) {
+  std::sort(ranges.begin(), ranges.end());
+  std::vector<std::pair<std::int64_t, std::int64_t>> merged;
+  for (const auto &range : ranges) {
+    if (!merged.empty() && range.first <= merged.back().second + 1)
+      merged.back().second = std::max(merged.back().second, range.second);
+    else
+      merged.push_back(range);
+  }
+  return merged;
+}
+
 class SyncRun {
 public:
   SyncRun(sqlite3 *db, ConnectionState &connection, const SyncOptions &options)
@@ -113,23 +127,15 @@ std::optional<std::string> SyncRun::build_push(std::int64_t &last_txid, std::int
                             "\"t$schema\" WHERE rv IS NULL AND seq <= ?1 ORDER BY seq");
   schema.bind(1, last_seq);
   while (schema.step()) package.schema.push_back({0, schema.column_text(0), schema.column_text(1), schema.column_text(2)});
-  std::map<std::string, std::set<std::int64_t>> dirty;
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> dirty;
   Statement ranges(db_, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid <= ?1");
   ranges.bind(1, last_txid);
-  while (ranges.step())
-    for (std::int64_t id = ranges.column_int(1); id <= ranges.column_int(2); ++id) dirty[ranges.column_text(0)].insert(id);
-  for (const auto &entry : dirty) {
+  while (ranges.step()) dirty[ranges.column_text(0)].emplace_back(ranges.column_int(1), ranges.column_int(2));
+  for (auto &entry : dirty) {
     if (!load_table_definition(db_, options_.schema, entry.first)) continue;
     RowStore store(db_, options_.schema, entry.first);
     TableSection section{entry.first, store.column_names(), {}};
-    for (std::int64_t recid : entry.second) {
-      RowState row;
-      row.recid = recid;
-      std::optional<Row> values = store.live_row(recid);
-      row.kind = values ? RowState::Live : RowState::Deleted;
-      if (values) row.values = std::move(*values);
-      section.rows.push_back(std::move(row));
-    }
+    for (const auto &range : merge_ranges(entry.second)) store.read_range(range.first, range.second, section.rows);
     package.tables.push_back(std::move(section));
   }
   read.commit();
@@ -352,9 +358,7 @@ void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
   for (const Package &package : packages) {
     for (const EchoedRanges &echo : package.echoed) {
       RowStore &store = store_for(echo.table);
-      for (const auto &range : echo.ranges)
-        for (std::int64_t id = range.first; id <= range.second; ++id)
-          store.set_version(id, exclude, !store.live_row(id).has_value());
+      for (const auto &range : echo.ranges) store.set_version_range(range.first, range.second, exclude);
     }
   }
   for (auto &table : history)

@@ -282,7 +282,7 @@ std::string seal_envelope(const Envelope &envelope, std::size_t *full_size) {
   std::size_t offset = out.size();
   out.resize(offset + bound);
   int rc = compress2(reinterpret_cast<Bytef *>(&out[offset]), &bound,
-                     reinterpret_cast<const Bytef *>(payload.data()), payload.size(), 6);
+                     reinterpret_cast<const Bytef *>(payload.data()), payload.size(), 2);
   if (rc != Z_OK) throw std::runtime_error("compression failed");
   out.resize(offset + bound);
   return out;

@@ -59,10 +59,15 @@ private:
     std::string index = "z$rv$" + table + "$rv";
     bool indexed = query_int(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = " +
                                       quote_literal(index)) > 0;
+    // Rows last changed by the client's own version are skipped inside the index scan.
+    std::string changed = request_.exclude > request_.base
+                              ? "((z_rv > ?1 AND z_rv < ?3) OR z_rv > ?3)"
+                              : "z_rv > ?1";
     Statement select(db_, "SELECT z_recid FROM " + qualified("main", version_table_name(table)) +
-                              (indexed ? " INDEXED BY " + quote_identifier(index) : std::string()) +
-                              " WHERE z_rv > ?1 AND z_recid > ?2 ORDER BY z_recid");
-    select.bind(1, request_.base).bind(2, after);
+                              (indexed && request_.exclude <= request_.base ? " INDEXED BY " + quote_identifier(index)
+                                                                            : std::string()) +
+                              " WHERE " + changed + " AND z_recid > ?2 ORDER BY z_recid");
+    select.bind(1, request_.base).bind(2, after).bind(3, request_.exclude);
     std::int64_t last = 0;
     while (select.step()) {
       std::int64_t recid = select.column_int(0);

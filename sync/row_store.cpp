@@ -21,14 +21,8 @@ std::vector<std::string> RowStore::column_names() const {
   return names;
 }
 
-Statement &RowStore::statement(const std::string &key, const std::string &sql) {
-  auto found = statements_.find(key);
-  if (found != statements_.end()) return found->second;
-  return statements_.emplace(key, Statement(db_, sql, true)).first->second;
-}
-
 std::optional<Row> RowStore::live_row(std::int64_t recid) {
-  Statement &select = statement("live", "SELECT " + column_list(definition_) + " FROM " + live_ + " WHERE rowid = ?1");
+  Statement &select = statement("live", [&] { return "SELECT " + column_list(definition_) + " FROM " + live_ + " WHERE rowid = ?1"; });
   select.bind(1, recid);
   std::optional<Row> row;
   if (select.step()) {
@@ -39,8 +33,37 @@ std::optional<Row> RowStore::live_row(std::int64_t recid) {
   return row;
 }
 
+void RowStore::read_range(std::int64_t first, std::int64_t last, std::vector<RowState> &out) {
+  Statement &select = statement("range", [&] {
+    return "SELECT rowid, " + column_list(definition_) + " FROM " + live_ + " WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid";
+  });
+  select.bind(1, first).bind(2, last);
+  std::int64_t next = first;
+  auto deleted_until = [&](std::int64_t end) {
+    for (; next < end; ++next) {
+      RowState gone;
+      gone.kind = RowState::Deleted;
+      gone.recid = next;
+      out.push_back(std::move(gone));
+    }
+  };
+  const int count = static_cast<int>(definition_.columns.size());
+  while (select.step()) {
+    std::int64_t recid = select.column_int(0);
+    deleted_until(recid);
+    RowState row;
+    row.recid = recid;
+    row.values.reserve(count);
+    for (int i = 0; i < count; ++i) row.values.push_back(Value::from_column(select.get(), i + 1));
+    out.push_back(std::move(row));
+    next = recid + 1;
+  }
+  select.reset();
+  deleted_until(last + 1);
+}
+
 std::optional<VersionInfo> RowStore::version(std::int64_t recid) {
-  Statement &select = statement("version", "SELECT z_rv, z_deleted FROM " + versions_ + " WHERE z_recid = ?1");
+  Statement &select = statement("version", [&] { return "SELECT z_rv, z_deleted FROM " + versions_ + " WHERE z_recid = ?1"; });
   select.bind(1, recid);
   std::optional<VersionInfo> info;
   if (select.step()) info = VersionInfo{select.column_int(0), select.column_int(1) != 0};
@@ -49,10 +72,24 @@ std::optional<VersionInfo> RowStore::version(std::int64_t recid) {
 }
 
 void RowStore::set_version(std::int64_t recid, std::int64_t rv, bool deleted) {
-  statement("set_version", "INSERT OR REPLACE INTO " + versions_ + " (z_recid, z_rv, z_deleted) VALUES (?1, ?2, ?3)")
+  statement("set_version", [&] { return "INSERT OR REPLACE INTO " + versions_ + " (z_recid, z_rv, z_deleted) VALUES (?1, ?2, ?3)"; })
       .bind(1, recid)
       .bind(2, rv)
       .bind(3, static_cast<std::int64_t>(deleted))
+      .run();
+}
+
+void RowStore::set_version_range(std::int64_t first, std::int64_t last, std::int64_t rv) {
+  statement("range_live", [&] { return "INSERT OR REPLACE INTO " + versions_ + " (z_recid, z_rv, z_deleted) SELECT rowid, ?3, 0 FROM " +
+                              live_ + " WHERE rowid BETWEEN ?1 AND ?2"; })
+      .bind(1, first)
+      .bind(2, last)
+      .bind(3, rv)
+      .run();
+  statement("range_gone", [&] { return "UPDATE " + versions_ + " SET z_rv = ?3, z_deleted = 1 WHERE z_recid BETWEEN ?1 AND ?2 AND z_rv <> ?3"; })
+      .bind(1, first)
+      .bind(2, last)
+      .bind(3, rv)
       .run();
 }
 
@@ -62,17 +99,19 @@ std::int64_t RowStore::max_recid() {
 }
 
 void RowStore::delete_live(std::int64_t recid) {
-  statement("delete", "DELETE FROM " + live_ + " WHERE rowid = ?1").bind(1, recid).run();
+  statement("delete", [&] { return "DELETE FROM " + live_ + " WHERE rowid = ?1"; }).bind(1, recid).run();
 }
 
 void RowStore::insert_live(std::int64_t recid, const Row &values) {
-  std::string names = definition_.integer_primary_key < 0 ? "rowid" : "";
-  std::string params = definition_.integer_primary_key < 0 ? "?1" : "";
-  for (size_t i = 0; i < definition_.columns.size(); ++i) {
-    names += (names.empty() ? "" : ", ") + quote_identifier(definition_.columns[i].name);
-    params += (params.empty() ? "?" : ", ?") + std::to_string(i + 2);
-  }
-  Statement &insert = statement("insert", "INSERT INTO " + live_ + " (" + names + ") VALUES (" + params + ")");
+  Statement &insert = statement("insert", [&] {
+    std::string names = definition_.integer_primary_key < 0 ? "rowid" : "";
+    std::string params = definition_.integer_primary_key < 0 ? "?1" : "";
+    for (size_t i = 0; i < definition_.columns.size(); ++i) {
+      names += (names.empty() ? "" : ", ") + quote_identifier(definition_.columns[i].name);
+      params += (params.empty() ? "?" : ", ?") + std::to_string(i + 2);
+    }
+    return "INSERT INTO " + live_ + " (" + names + ") VALUES (" + params + ")";
+  });
   insert.bind(1, recid);
   for (size_t i = 0; i < values.size() && i < definition_.columns.size(); ++i) {
     if (static_cast<int>(i) == definition_.integer_primary_key) insert.bind(static_cast<int>(i) + 2, recid);
@@ -82,9 +121,9 @@ void RowStore::insert_live(std::int64_t recid, const Row &values) {
 }
 
 void RowStore::archive_live(std::int64_t recid, std::int64_t rv, std::int64_t end_rv, bool deleted) {
-  statement("archive", "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns +
+  statement("archive", [&] { return "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns +
                            ") SELECT " + column_list(definition_) + ", rowid, ?2, ?3, NULL, ?4 FROM " + live_ +
-                           " WHERE rowid = ?1")
+                           " WHERE rowid = ?1"; })
       .bind(1, recid)
       .bind(2, rv)
       .bind(3, end_rv)
@@ -93,10 +132,12 @@ void RowStore::archive_live(std::int64_t recid, std::int64_t rv, std::int64_t en
 }
 
 void RowStore::insert_history(const RowState &entry) {
-  std::string params;
-  for (size_t i = 0; i < definition_.columns.size(); ++i) params += "?" + std::to_string(i + 6) + ", ";
-  Statement &insert = statement("history", "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " +
-                                               kHistoryColumns + ") VALUES (" + params + "?1, ?2, ?3, NULL, ?4)");
+  Statement &insert = statement("history", [&] {
+    std::string params;
+    for (size_t i = 0; i < definition_.columns.size(); ++i) params += "?" + std::to_string(i + 6) + ", ";
+    return "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns + ") VALUES (" +
+           params + "?1, ?2, ?3, NULL, ?4)";
+  });
   insert.bind(1, entry.recid).bind(2, entry.rv).bind(3, entry.end_rv).bind(4, static_cast<std::int64_t>(entry.deleted_after));
   for (size_t i = 0; i < entry.values.size() && i < definition_.columns.size(); ++i)
     entry.values[i].bind(insert.get(), static_cast<int>(i) + 6);
@@ -119,8 +160,8 @@ std::optional<RowState> RowStore::state_as_of(std::int64_t recid, std::int64_t a
     }
     return state;
   }
-  Statement &select = statement("as_of", "SELECT " + column_list(definition_) + ", z_rv, z_end_rv, z_deleted FROM " +
-                                             history_ + " WHERE z_recid = ?1 AND z_rv <= ?2 ORDER BY z_rv DESC LIMIT 1");
+  Statement &select = statement("as_of", [&] { return "SELECT " + column_list(definition_) + ", z_rv, z_end_rv, z_deleted FROM " +
+                                             history_ + " WHERE z_recid = ?1 AND z_rv <= ?2 ORDER BY z_rv DESC LIMIT 1"; });
   select.bind(1, recid).bind(2, at);
   if (!select.step()) {
     select.reset();

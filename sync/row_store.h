@@ -29,8 +29,12 @@ public:
   std::vector<std::string> column_names() const;
 
   std::optional<Row> live_row(std::int64_t recid);
+  // Appends the state of every recid in [first, last]: live rows, the others deleted.
+  void read_range(std::int64_t first, std::int64_t last, std::vector<RowState> &out);
   std::optional<VersionInfo> version(std::int64_t recid);
   void set_version(std::int64_t recid, std::int64_t rv, bool deleted);
+  // Every recid in [first, last] now has version rv: live rows as live, others deleted.
+  void set_version_range(std::int64_t first, std::int64_t last, std::int64_t rv);
   std::int64_t max_recid();
 
   void delete_live(std::int64_t recid);
@@ -46,7 +50,13 @@ public:
   // Server indexes that make pulls and as-of lookups O(changes).
   void ensure_server_indexes();
 
-  Statement &statement(const std::string &key, const std::string &sql);
+  // The statement cached under key; make_sql builds its SQL the first time only.
+  template <typename MakeSql>
+  Statement &statement(const char *key, MakeSql &&make_sql) {
+    auto found = statements_.find(key);
+    if (found != statements_.end()) return found->second;
+    return statements_.emplace(key, Statement(db_, make_sql(), true)).first->second;
+  }
 
 private:
   sqlite3 *db_;
@@ -56,7 +66,7 @@ private:
   std::string live_;
   std::string history_;
   std::string versions_;
-  std::map<std::string, Statement> statements_;
+  std::map<std::string, Statement> statements_;  // few keys: lookups are cheap
 };
 
 }  // namespace zumero::sync
