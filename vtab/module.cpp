@@ -12,6 +12,11 @@
 namespace zumero {
 namespace {
 
+struct PreparedPlan {
+  std::string sql;
+  std::unique_ptr<Statement> query;
+};
+
 struct ZumeroTable {
   sqlite3_vtab base{};
   sqlite3 *db = nullptr;
@@ -20,14 +25,14 @@ struct ZumeroTable {
   std::string name;
   TableDefinition definition;
   std::unique_ptr<LocalWriter> writer;
-  // Prepared plans that no cursor is using, by their SQL.
-  std::map<std::string, std::vector<std::unique_ptr<Statement>>> idle_queries;
+  // Prepared plans no cursor is using. Cursors take them and give them back without
+  // copying the SQL: every statement on a zumero table opens and closes a cursor.
+  std::vector<PreparedPlan> idle_plans;
 };
 
 struct ZumeroCursor {
   sqlite3_vtab_cursor base{};
-  std::string plan;
-  std::unique_ptr<Statement> query;
+  PreparedPlan plan;
   bool eof = true;
 };
 
@@ -352,11 +357,22 @@ int zumeroOpen(sqlite3_vtab *, sqlite3_vtab_cursor **out) {
 }
 
 void return_query(ZumeroTable &table, ZumeroCursor &cursor) {
-  if (!cursor.query) return;
-  cursor.query->reset();
-  auto &idle = table.idle_queries[cursor.plan];
-  if (idle.size() < 4) idle.push_back(std::move(cursor.query));
-  cursor.query.reset();
+  if (!cursor.plan.query) return;
+  cursor.plan.query->reset();
+  if (table.idle_plans.size() < 16) table.idle_plans.push_back(std::move(cursor.plan));
+  cursor.plan = PreparedPlan();
+}
+
+// Takes an idle prepared statement for sql, or prepares one.
+PreparedPlan take_plan(ZumeroTable &table, const char *sql) {
+  for (size_t i = table.idle_plans.size(); i-- > 0;) {
+    if (table.idle_plans[i].sql != sql) continue;
+    PreparedPlan plan = std::move(table.idle_plans[i]);
+    table.idle_plans[i] = std::move(table.idle_plans.back());
+    table.idle_plans.pop_back();
+    return plan;
+  }
+  return PreparedPlan{sql, std::make_unique<Statement>(table.db, sql, true)};
 }
 
 int zumeroClose(sqlite3_vtab_cursor *base) {
@@ -369,7 +385,7 @@ int zumeroClose(sqlite3_vtab_cursor *base) {
 int zumeroNext(sqlite3_vtab_cursor *base) {
   return guarded(base->pVtab, [&] {
     ZumeroCursor *cursor = cursor_of(base);
-    cursor->eof = !cursor->query->step();
+    cursor->eof = !cursor->plan.query->step();
     return SQLITE_OK;
   });
 }
@@ -378,21 +394,15 @@ int zumeroFilter(sqlite3_vtab_cursor *base, int, const char *plan, int argc, sql
   return guarded(base->pVtab, [&] {
     ZumeroTable &table = *table_of(base->pVtab);
     ZumeroCursor *cursor = cursor_of(base);
-    if (!cursor->query || cursor->plan != plan) {
+    if (!cursor->plan.query || cursor->plan.sql != plan) {
       return_query(table, *cursor);
-      cursor->plan = plan;
-      auto &idle = table.idle_queries[cursor->plan];
-      if (!idle.empty()) {
-        cursor->query = std::move(idle.back());
-        idle.pop_back();
-      } else {
-        cursor->query = std::make_unique<Statement>(table.db, cursor->plan, true);
-      }
+      cursor->plan = take_plan(table, plan);
     } else {
-      cursor->query->reset();
+      cursor->plan.query->reset();
     }
-    for (int i = 0; i < argc; ++i) cursor->query->bind_value(i + 1, argv[i]);
-    cursor->eof = !cursor->query->step();
+    Statement &query = *cursor->plan.query;
+    for (int i = 0; i < argc; ++i) query.bind_value(i + 1, argv[i]);
+    cursor->eof = !query.step();
     return SQLITE_OK;
   });
 }
@@ -402,12 +412,12 @@ int zumeroEof(sqlite3_vtab_cursor *base) { return cursor_of(base)->eof; }
 int zumeroColumn(sqlite3_vtab_cursor *base, sqlite3_context *context, int column) {
   // An UPDATE leaves this column as it is: no need to read it.
   if (sqlite3_vtab_nochange(context)) return SQLITE_OK;
-  sqlite3_result_value(context, cursor_of(base)->query->column_value(column + 1));
+  sqlite3_result_value(context, cursor_of(base)->plan.query->column_value(column + 1));
   return SQLITE_OK;
 }
 
 int zumeroRowid(sqlite3_vtab_cursor *base, sqlite3_int64 *rowid) {
-  *rowid = cursor_of(base)->query->column_int(0);
+  *rowid = cursor_of(base)->plan.query->column_int(0);
   return SQLITE_OK;
 }
 

@@ -124,10 +124,8 @@ void Statement::run() {
   reset();
 }
 
-void Statement::reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-}
+// Bindings are kept: every caller binds all the parameters it uses before stepping.
+void Statement::reset() { sqlite3_reset(stmt_); }
 
 std::string Statement::column_text(int i) const {
   const unsigned char *text = sqlite3_column_text(stmt_, i);
