@@ -1,0 +1,203 @@
+// zumero-server: command line, startup and signal handling.
+#include "server/http_server.h"
+#include "server/logging.h"
+#include "server/request.h"
+#include "server/server_config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace zumero::server;
+
+// Splits "HOST:PORT" (or "[v6]:PORT"); returns an error message, empty on success.
+std::string parse_listen(const std::string &text, std::string &host, int &port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) return "expected HOST:PORT, got '" + text + "'";
+  host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return "missing host in '" + text + "'";
+  std::string digits = text.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    return "invalid port in '" + text + "'";
+  }
+  port = std::stoi(digits);
+  if (port > 65535) return "invalid port in '" + text + "'";
+  return {};
+}
+
+// Waits for SIGINT/SIGTERM (blocked in every thread) and asks the server to stop.
+// A second signal ends the process at once. With `watch_stdin`, the end of standard
+// input also stops the server: a test harness holds the other end of a pipe, so its
+// servers go away even when it dies without cleaning up.
+class SignalWatcher {
+public:
+  SignalWatcher(HttpServer &server, bool watch_stdin)
+      : watch_stdin_(watch_stdin), thread_([this, &server] { watch(server); }) {}
+  ~SignalWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+
+  static void block_signals() {
+    sigset_t set = signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+
+private:
+  static sigset_t signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    return set;
+  }
+
+  // True once standard input reached its end (or failed).
+  static bool stdin_closed() {
+    pollfd p{0, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0 || p.revents == 0) return false;
+    char buffer[256];
+    ssize_t n = ::read(0, buffer, sizeof buffer);
+    return n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+  }
+
+  void watch(HttpServer &server) {
+    sigset_t set = signals();
+    bool stopping = false;
+    bool watch_stdin = watch_stdin_;
+    while (!done_) {
+      if (watch_stdin && stdin_closed()) {
+        watch_stdin = false;
+        if (!stopping) {
+          stopping = true;
+          log_info("standard input closed; no longer accepting connections, finishing requests in flight");
+          server.stop();
+        }
+      }
+      timespec timeout{0, 100 * 1000 * 1000};
+      int sig = sigtimedwait(&set, nullptr, &timeout);
+      if (sig < 0) continue;  // timeout or EINTR
+      if (stopping) {
+        log_warn("received ", sig == SIGINT ? "SIGINT" : "SIGTERM", " again; exiting immediately");
+        std::_Exit(1);
+      }
+      stopping = true;
+      log_info("received ", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               "; no longer accepting connections, finishing requests in flight");
+      server.stop();
+    }
+  }
+
+  std::atomic<bool> done_{false};
+  bool watch_stdin_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  // Before any thread exists, so every thread inherits the mask.
+  SignalWatcher::block_signals();
+
+  ServerConfig config;
+  std::string data_dir = config.data_dir.string();
+  std::string listen = "127.0.0.1:8080";
+  std::string level_name = "info";
+  std::string tls_cert, tls_key;
+
+  CLI::App app{"zumero-server: the sync server for zumero SQLite databases.\n"
+               "Clients push and pull changes over HTTP(S) POST requests."};
+  app.add_option("--data-dir", data_dir, "Directory for the server's databases (created if missing)")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "Address to listen on, HOST:PORT; port 0 picks a free port")
+      ->capture_default_str();
+  auto *cert_option = app.add_option("--tls-cert", tls_cert, "PEM certificate (chain) file; serve HTTPS")
+                          ->check(CLI::ExistingFile);
+  auto *key_option =
+      app.add_option("--tls-key", tls_key, "PEM private key file for --tls-cert")->check(CLI::ExistingFile);
+  cert_option->needs(key_option);
+  key_option->needs(cert_option);
+  app.add_option("--log-level", level_name, "Log verbosity on stderr: error, warn, info or debug")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", config.max_body_bytes, "Largest accepted request body; larger ones get HTTP 413")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--pull-chunk-bytes", config.pull_chunk_bytes, "Target size of one pull response chunk")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--admin-password", config.admin_password,
+                 "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
+      ->envname("ZUMERO_ADMIN_PASSWORD");
+
+  CLI11_PARSE(app, argc, argv);
+
+  config.log_level = parse_log_level(level_name).value_or(LogLevel::info);
+  set_log_level(config.log_level);
+  config.tls_cert_file = tls_cert;
+  config.tls_key_file = tls_key;
+  const char *hooks = std::getenv("ZUMERO_TEST_HOOKS");
+  config.test_hooks = hooks && std::string(hooks) == "1";
+
+  if (std::string problem = parse_listen(listen, config.listen_host, config.listen_port); !problem.empty()) {
+    std::cerr << "zumero-server: --listen: " << problem << "\n";
+    return 2;
+  }
+
+  try {
+    std::filesystem::path dir = data_dir;
+    std::filesystem::create_directories(dir);
+    if (!std::filesystem::is_directory(dir)) throw std::runtime_error("'" + data_dir + "' is not a directory");
+    config.data_dir = std::filesystem::absolute(dir).lexically_normal();
+  } catch (const std::exception &e) {
+    log_error("cannot use data directory '", data_dir, "': ", e.what());
+    return 1;
+  }
+
+  try {
+    std::unique_ptr<Service> service = make_sync_service(config);
+    HttpServer server(config, *service);
+    server.bind();
+    log_info("data directory ", config.data_dir.string(), ", max body ", config.max_body_bytes,
+             " bytes, pull chunk ", config.pull_chunk_bytes, " bytes",
+             config.admin_password.empty() ? ", no admin password" : "");
+
+    bool ok;
+    {
+      const char *watch_stdin = std::getenv("ZUMERO_STOP_ON_STDIN_EOF");
+      SignalWatcher watcher(server, watch_stdin && std::string(watch_stdin) == "1");
+      ok = server.run([&] {
+        std::cout << "zumero-server listening on " << server.url() << std::endl;
+        log_info("listening on ", server.url());
+      });
+    }
+    if (!ok) {
+      log_error("the server stopped unexpectedly");
+      return 1;
+    }
+    log_info("stopped");
+    return 0;
+  } catch (const std::exception &e) {
+    log_error(e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,45 @@
+// Settings of one zumero-server process, filled from the command line and the
+// environment. The sync service receives a reference that stays valid for the
+// lifetime of the service.
+#pragma once
+
+#include "server/logging.h"
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+namespace zumero::server {
+
+struct ServerConfig {
+  // Directory holding the server's databases; created at startup when missing.
+  // Always absolute once the server has started.
+  std::filesystem::path data_dir = "./zumero-data";
+
+  // Address to listen on. Port 0 picks a free port; `listen_port` then holds the
+  // port actually bound once the server is listening.
+  std::string listen_host = "127.0.0.1";
+  int listen_port = 8080;
+
+  // PEM files for HTTPS; both empty means plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+
+  LogLevel log_level = LogLevel::info;
+
+  // Request bodies larger than this are refused with HTTP 413.
+  std::size_t max_body_bytes = std::size_t(64) << 20;
+
+  // Target size of one pull response chunk, for the sync service.
+  std::size_t pull_chunk_bytes = std::size_t(4) << 20;
+
+  // Administrator password (--admin-password or ZUMERO_ADMIN_PASSWORD); empty when unset.
+  std::string admin_password;
+
+  // Enables debug-only routes (environment ZUMERO_TEST_HOOKS=1). Never on in production.
+  bool test_hooks = false;
+
+  bool tls() const { return !tls_cert_file.empty(); }
+};
+
+}  // namespace zumero::server
