@@ -78,6 +78,13 @@ std::vector<std::pair<std::int64_t, std::int64_t>> merge_ranges(std::vector<std:
   return merged;
 }
 
+// A local change committed while a sync was on the network (txid newer than L).
+struct NewerChange {
+  std::optional<Row> now;     // the row now, or deleted
+  std::optional<Row> before;  // from local history: the row before the newer changes
+  bool known = false;         // synced before, or pushed by this sync: not a new local row
+};
+
 class SyncRun {
 public:
   SyncRun(sqlite3 *db, ConnectionState &connection, const SyncOptions &options)
@@ -91,6 +98,11 @@ private:
   HttpResponse post(const std::string &path, const json &header, const std::string &package);
   void stage(const std::string &kind, const std::string &package);
   void apply_staged(const json &pull, std::vector<Package> fresh);
+  bool pushed_in(const std::string &table, std::int64_t recid, std::int64_t last_txid);
+  template <typename StoreFor>
+  void rebase_newer_changes(std::map<std::string, std::map<std::int64_t, NewerChange>> &newer,
+                            const std::map<std::string, std::map<std::int64_t, RowState>> &written,
+                            StoreFor &store_for, std::int64_t last_txid);
   std::string stage_table() const { return qualified(options_.schema, "t$stage"); }
 
   sqlite3 *db_;
@@ -266,6 +278,71 @@ SyncStats SyncRun::run() {
   return stats_;
 }
 
+bool SyncRun::pushed_in(const std::string &table, std::int64_t recid, std::int64_t last_txid) {
+  Statement select(db_, "SELECT 1 FROM " + qualified(options_.schema, "t$dirty") +
+                            " WHERE tbl = ?1 AND ?2 BETWEEN first AND last AND txid <= ?3");
+  select.bind(1, table).bind(2, recid).bind(3, last_txid);
+  return select.step();
+}
+
+// Re-applies local changes newer than L to rows the server just wrote: the columns
+// they changed win over the server's; a local insert whose identity the server gave
+// to another row gets a fresh identity; a change that no longer fits the table's
+// constraints is kept in t$q, and its quarantine id is returned by zumero_sync.
+template <typename StoreFor>
+void SyncRun::rebase_newer_changes(std::map<std::string, std::map<std::int64_t, NewerChange>> &newer,
+                                   const std::map<std::string, std::map<std::int64_t, RowState>> &written,
+                                   StoreFor &store_for, std::int64_t last_txid) {
+  Package quarantined;
+  for (auto &table : newer) {
+    auto server_rows = written.find(table.first);
+    if (server_rows == written.end()) continue;
+    RowStore &store = store_for(table.first);
+    TableSection rejected{table.first, store.column_names(), {}};
+    for (auto &entry : table.second) {
+      auto server = server_rows->second.find(entry.first);
+      if (server == server_rows->second.end()) continue;
+      const NewerChange &change = entry.second;
+      std::int64_t recid = entry.first;
+      std::optional<Row> result = change.now;
+      if (change.now && !change.known) {
+        recid = store.max_recid() + 1;  // our new row, the server's id: keep both rows
+        int ipk = store.definition().integer_primary_key;
+        if (ipk >= 0) (*result)[ipk] = Value{Value::Integer, recid, 0, {}};
+      } else if (change.now && change.before && server->second.kind == RowState::Live) {
+        result = server->second.values;  // start from the server's row, redo our columns
+        for (size_t i = 0; i < result->size() && i < change.now->size() && i < change.before->size(); ++i)
+          if (!(*change.now)[i].same_as((*change.before)[i]) || (*change.now)[i].type != (*change.before)[i].type)
+            (*result)[i] = (*change.now)[i];
+      }
+      try {
+        Savepoint savepoint(db_, "zumero_rebase");
+        if (recid == entry.first) store.delete_live(recid);
+        if (result) store.insert_live(recid, *result);
+        if (recid != entry.first) {
+          Statement dirty(db_, "INSERT INTO " + qualified(options_.schema, "t$dirty") +
+                                   " (tbl, first, last, txid) VALUES (?1, ?2, ?2, ?3)");
+          dirty.bind(1, table.first).bind(2, recid).bind(3, last_txid + 1).run();
+        }
+        savepoint.release();
+      } catch (const Error &) {
+        RowState row;
+        row.recid = entry.first;
+        row.kind = change.now ? RowState::Live : RowState::Deleted;
+        if (change.now) row.values = *change.now;
+        rejected.rows.push_back(std::move(row));
+      }
+    }
+    if (!rejected.rows.empty()) quarantined.tables.push_back(std::move(rejected));
+  }
+  if (quarantined.empty()) return;
+  std::string bytes = encode_package(quarantined);
+  Statement insert(db_, "INSERT INTO " + qualified(options_.schema, "t$q") +
+                            " (unix_time, package) VALUES (strftime('%s', 'now'), ?1)");
+  insert.bind_blob(1, bytes.data(), static_cast<int>(bytes.size())).run();
+  stats_.quarantine = sqlite3_last_insert_rowid(db_);
+}
+
 // Applies what the server decided and sent, then puts back local changes made while
 // the sync was on the network (transactions newer than L). Runs inside the caller's
 // write transaction.
@@ -287,14 +364,19 @@ void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
   for (Package &package : fresh) packages.push_back(std::move(package));
 
   // Local changes committed while the sync was on the network.
-  std::map<std::string, std::map<std::int64_t, std::optional<Row>>> newer;
+  std::map<std::string, std::map<std::int64_t, NewerChange>> newer;
   Statement ranges(db_, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid > ?1");
   ranges.bind(1, last_txid);
   while (ranges.step()) {
     std::string table = ranges.column_text(0);
     if (!load_table_definition(db_, schema, table)) continue;
     RowStore store(db_, schema, table);
-    for (std::int64_t id = ranges.column_int(1); id <= ranges.column_int(2); ++id) newer[table][id] = store.live_row(id);
+    for (std::int64_t id = ranges.column_int(1); id <= ranges.column_int(2); ++id) {
+      NewerChange &change = newer[table][id];
+      change.now = store.live_row(id);
+      change.before = store.local_version_before(id, last_txid);
+      change.known = store.version(id).has_value() || pushed_in(table, id, last_txid);
+    }
   }
 
   connection_.applying_remote = true;
@@ -364,17 +446,7 @@ void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
   for (auto &table : history)
     for (const RowState &entry : table.second) store_for(table.first).insert_history(entry);
 
-  // Put back newer local changes over the rows the server just wrote.
-  for (auto &table : newer) {
-    auto written = states.find(table.first);
-    if (written == states.end()) continue;
-    RowStore &store = store_for(table.first);
-    for (auto &row : table.second) {
-      if (!written->second.count(row.first)) continue;
-      store.delete_live(row.first);
-      if (row.second) store.insert_live(row.first, *row.second);
-    }
-  }
+  rebase_newer_changes(newer, states, store_for, last_txid);
   exec(db_, "DELETE FROM " + prefix + "\"t$dirty\" WHERE txid <= " + std::to_string(last_txid));
   exec(db_, "DELETE FROM " + stage_table());
   state_.erase("pull");

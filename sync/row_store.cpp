@@ -62,6 +62,21 @@ void RowStore::read_range(std::int64_t first, std::int64_t last, std::vector<Row
   deleted_until(last + 1);
 }
 
+std::optional<Row> RowStore::local_version_before(std::int64_t recid, std::int64_t txid) {
+  Statement &select = statement("before", [&] {
+    return "SELECT " + column_list(definition_) + " FROM " + history_ +
+           " WHERE z_recid = ?1 AND z_txid > ?2 ORDER BY rowid LIMIT 1";
+  });
+  select.bind(1, recid).bind(2, txid);
+  std::optional<Row> row;
+  if (select.step()) {
+    row.emplace();
+    for (int i = 0; i < select.column_count(); ++i) row->push_back(Value::from_column(select.get(), i));
+  }
+  select.reset();
+  return row;
+}
+
 std::optional<VersionInfo> RowStore::version(std::int64_t recid) {
   Statement &select = statement("version", [&] { return "SELECT z_rv, z_deleted FROM " + versions_ + " WHERE z_recid = ?1"; });
   select.bind(1, recid);

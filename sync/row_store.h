@@ -32,6 +32,9 @@ public:
   // Appends the state of every recid in [first, last]: live rows, the others deleted.
   void read_range(std::int64_t first, std::int64_t last, std::vector<RowState> &out);
   std::optional<VersionInfo> version(std::int64_t recid);
+  // The row as it was before the first local transaction newer than txid changed it,
+  // from local history (nothing when that transaction inserted it, or history was purged).
+  std::optional<Row> local_version_before(std::int64_t recid, std::int64_t txid);
   void set_version(std::int64_t recid, std::int64_t rv, bool deleted);
   // Every recid in [first, last] now has version rv: live rows as live, others deleted.
   void set_version_range(std::int64_t first, std::int64_t last, std::int64_t rv);
