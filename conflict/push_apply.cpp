@@ -257,7 +257,17 @@ std::optional<Outcome> PushApplier::resolve(RowStore &rows, RowState &incoming) 
   if (!current || current->rv <= base_) return take_incoming();
 
   std::optional<RowState> ancestor = rows.state_as_of(incoming.recid, base_);
-  if (!ancestor) return std::nullopt;  // a row the client never saw: it inserted and deleted its own
+  if (!ancestor) {
+    // The server gave this identity to a row created after the client's base.
+    if (deleting) return std::nullopt;  // the client inserted and deleted a row of its own
+    // Renumbering would have moved it: this table keeps its INTEGER PRIMARY KEY values.
+    nlohmann::ordered_json details;
+    details["table"] = rows.name();
+    details["constraint"] = "UNIQUE constraint failed: " + rows.name() + "." +
+                            rows.definition().columns[std::max(rows.definition().integer_primary_key, 0)].name;
+    details["row"] = nlohmann::ordered_json::parse(row_json(rows.column_names(), incoming.values));
+    throw Rejection("unique_constraint_violation", details.dump());
+  }
   bool ancestor_live = ancestor->kind == RowState::Live;
   std::int64_t situation;
   if (!now && deleting) return std::nullopt;  // deleted on both sides

@@ -158,8 +158,10 @@ std::optional<std::string> SyncRun::build_push(std::int64_t &last_txid, std::int
 HttpResponse SyncRun::post(const std::string &path, const json &header, const std::string &package) {
   std::size_t full = 0;
   std::string body = seal_envelope({header.dump(), package}, &full);
-  stats_.up_full += full;
-  stats_.up_compressed += body.size();
+  if (path == "/push") {  // the figures count packages pushed, not pull requests
+    stats_.up_full += full;
+    stats_.up_compressed += body.size();
+  }
   Clock::time_point start = Clock::now();
   HttpResponse response = http_post(options_.url, path, body, "application/x-zumero");
   stats_.net_ms += elapsed_ms(start);
