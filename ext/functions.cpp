@@ -31,22 +31,6 @@ int create_function(sqlite3 *db, const char *name, int arguments, int flags, Con
 
 namespace {
 
-ConnectionState &connection_of(sqlite3_context *context) {
-  return *static_cast<ConnectionState *>(sqlite3_user_data(context));
-}
-
-// Runs body, reporting any exception as the function's error.
-template <typename Body>
-void guarded(sqlite3_context *context, Body &&body) {
-  try {
-    body();
-  } catch (const std::bad_alloc &) {
-    sqlite3_result_error_nomem(context);
-  } catch (const std::exception &failure) {
-    report_error(context, failure);
-  }
-}
-
 // The attached database a function works on; it must exist.
 std::string attached_argument(sqlite3_context *context, sqlite3_value *value) {
   if (is_null(value)) fail("invalid_argument");

@@ -14,21 +14,6 @@
 namespace zumero {
 namespace {
 
-ConnectionState &connection_of(sqlite3_context *context) {
-  return *static_cast<ConnectionState *>(sqlite3_user_data(context));
-}
-
-template <typename Body>
-void guarded(sqlite3_context *context, Body &&body) {
-  try {
-    body();
-  } catch (const std::bad_alloc &) {
-    sqlite3_result_error_nomem(context);
-  } catch (const std::exception &failure) {
-    report_error(context, failure);
-  }
-}
-
 // Credentials are optional, but all three or none; NULLs count as absent.
 std::optional<sync::Credentials> credentials(int argc, sqlite3_value **argv, int first) {
   if (argc <= first) return std::nullopt;
