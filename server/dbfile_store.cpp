@@ -54,6 +54,16 @@ void DbfileStore::give_back(const std::string &dbfile, std::unique_ptr<Connectio
   if (idle.size() < 8) idle.push_back(std::move(connection));
 }
 
+void DbfileStore::discard(const std::string &dbfile) {
+  {
+    std::lock_guard<std::mutex> guard(pool_mutex_);
+    idle_.erase(dbfile);
+  }
+  std::error_code ignored;
+  for (const char *suffix : {"", "-wal", "-shm", "-journal"})
+    std::filesystem::remove(path_of(dbfile).string() + suffix, ignored);
+}
+
 void ensure_server_tables(sqlite3 *db) {
   ensure_housekeeping(db, "main");
   exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT PRIMARY KEY, pkg INTEGER NOT NULL, "

@@ -53,6 +53,8 @@ public:
   // request would checkpoint it (and sync the disk) each time the last one closes.
   PooledConnection acquire(const std::string &dbfile, bool create);
   void give_back(const std::string &dbfile, std::unique_ptr<Connection> connection);
+  // Closes the pooled connections of dbfile and removes its files (a failed creation).
+  void discard(const std::string &dbfile);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
   bool exists(const std::string &dbfile) const { return std::filesystem::exists(path_of(dbfile)); }

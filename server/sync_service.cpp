@@ -107,17 +107,37 @@ private:
       return Response{406, body.dump(), "application/json"};
     } catch (const json::exception &failure) {
       return json_error(400, "http_400", failure.what());
+    } catch (const Error &failure) {
+      // A zumero error caused by what the client sent (an unknown table, a table
+      // definition that cannot be created, ...): the client's fault, nothing applied.
+      std::string message = failure.what();
+      if (message.rfind("zumero:", 0) != 0) throw;
+      return json_error(400, message.substr(7), message);
     }
   }
 
   Response handle_push(const std::string &dbfile, Call &call, LogEntry &log) {
-    std::int64_t base = call.header.value("base", std::int64_t{0});
     std::string client = call.header.value("client", "");
     std::int64_t number = call.header.value("pkg", std::int64_t{0});
     if (client.empty() || number <= 0) return json_error(400, "http_400", "push without client identity");
     std::lock_guard<std::mutex> writer(store_.writer_lock(dbfile));
     bool created = !store_.exists(dbfile);
     if (created && call.package.empty()) return json_error(400, "http_400", "nothing to push");
+    if (!created) return apply_push(dbfile, call, log, false);
+    // A dbfile is created only by a push that succeeds.
+    try {
+      return apply_push(dbfile, call, log, true);
+    } catch (...) {
+      store_.discard(dbfile);
+      throw;
+    }
+  }
+
+  // Runs under the dbfile's writer lock.
+  Response apply_push(const std::string &dbfile, Call &call, LogEntry &log, bool created) {
+    std::int64_t base = call.header.value("base", std::int64_t{0});
+    std::string client = call.header.value("client", "");
+    std::int64_t number = call.header.value("pkg", std::int64_t{0});
     PooledConnection connection = store_.acquire(dbfile, true);
     sqlite3 *db = connection.get();
     Transaction transaction(db, "BEGIN IMMEDIATE");

@@ -176,3 +176,31 @@ TEST_CASE("HTTPS with a self-signed certificate trusted through ZUMERO_CA_FILE",
   b.exec("INSERT INTO t VALUES ('more')");
   CHECK(b.sync_error(server.url(), "tls") == "zumero:network_connection_failed");
 }
+
+TEST_CASE("Pushes the server cannot apply get 400 and create no dbfile", "[sync][protocol]") {
+  ServerProcess server;
+  auto post = [&](const zs::Package &package) {
+    return zumero::http_post(server.url(), "/push", zs::seal_envelope({push_header("never", 0), zs::encode_package(package)}),
+                             "application/x-zumero");
+  };
+  // Rows for a table the dbfile does not have.
+  zumero::HttpResponse unknown_table = zumero::http_post(
+      server.url(), "/push", zs::seal_envelope({push_header("never", 0), push_package(1)}), "application/x-zumero");
+  CHECK(unknown_table.status == 400);
+  CHECK(nlohmann::json::parse(unknown_table.body).value("error", "") == "invalid_argument");
+
+  // A table definition a zumero table cannot have.
+  zs::Package bad_table;
+  bad_table.schema.push_back({0, "create_table", "bad$name", R"(["a INT"])"});
+  zumero::HttpResponse refused = post(bad_table);
+  CHECK(refused.status == 400);
+  CHECK(nlohmann::json::parse(refused.body).value("error", "") == "no_dollar_sign_in_table_name");
+
+  zs::Package bad_column;
+  bad_column.schema.push_back({0, "create_table", "t", R"(["'quoted' INT"])"});
+  CHECK(post(bad_column).status == 400);
+
+  // None of these created the dbfile, and the server still serves requests.
+  CHECK_FALSE(std::filesystem::exists(server.data_dir() / "never.db"));
+  CHECK(zumero::test::http_get(server.url() + "/health").status == 200);
+}
