@@ -112,6 +112,11 @@ void recording(sqlite3_context *context, int, sqlite3_value **argv) {
   sqlite3_result_int64(context, replace.txid);
 }
 
+// Called by the z$update$ triggers: the local transaction id of the current write.
+void txid(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] { sqlite3_result_int64(context, current_txid(connection_of(context), text_argument(argv[0]))); });
+}
+
 void purge_history(sqlite3_context *context, int, sqlite3_value **argv) {
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
@@ -309,6 +314,7 @@ int register_local_functions(sqlite3 *db, ConnectionState *connection) {
       {"zumero_auth_scheme", -1, pure, auth_scheme},
       {"zumero_internal_auth_scheme", 1, pure, internal_auth_scheme},
       {"zumero_recording", 2, SQLITE_INNOCUOUS, recording},
+      {"zumero_txid", 1, SQLITE_INNOCUOUS, txid},
       {"zumero_purge_history", 1, SQLITE_DIRECTONLY, purge_history},
       {"zumero_define_acl_table", 1, SQLITE_DIRECTONLY, define_acl_table},
       {"zumero_define_audit_table", 1, SQLITE_DIRECTONLY, define_audit_table},

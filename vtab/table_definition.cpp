@@ -103,7 +103,7 @@ std::string history_triggers_ddl(const std::string &schema, const std::string &n
   // while the module deletes, directly or through OR REPLACE: zumero_recording() then
   // returns the local txid (and notes the row as changed); sync's own deletes are not
   // history.
-  std::string pending_txid = "(SELECT coalesce(max(txid), 0) + 1 FROM \"t$tx\")";
+  std::string pending_txid = "zumero_txid(" + quote_literal(schema) + ")";
   std::string insert_history = "INSERT INTO " + quote_identifier(history_table_name(name)) + " (" +
                                column_list(table) + ", " + kHistoryColumns + ") VALUES (" +
                                column_list(table, "OLD.") + ", OLD.rowid, NULL, NULL, ";
