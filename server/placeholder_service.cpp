@@ -7,7 +7,7 @@ namespace {
 
 class PlaceholderService final : public Service {
 public:
-  Response handle(const Request &) override { return json_error(501, "http_other", "not implemented"); }
+  Response handle(const Request &) override { return json_error(501, "http_other", "placeholder service: no sync routes"); }
 };
 
 }  // namespace

@@ -127,7 +127,7 @@ TEST_CASE("POST routes reach the service", "[server]") {
     CHECK(response.status == 501);
     CHECK(response.content_type == "application/json");
     auto json = parse_json(response.body);
-    CHECK(json == nlohmann::json{{"error", "http_other"}, {"message", "not implemented"}});
+    CHECK(json == nlohmann::json{{"error", "http_other"}, {"message", "placeholder service: no sync routes"}});
   }
   // The base URL may end with '/', the path may omit its leading '/'.
   CHECK(http_post(server.url() + "/", "/pull", "", "application/json").status == 501);
