@@ -60,13 +60,9 @@ private:
     bool indexed = query_int(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = " +
                                       quote_literal(index)) > 0;
     // Rows last changed by the client's own version are skipped inside the index scan.
-    std::string changed = request_.exclude > request_.base
-                              ? "((z_rv > ?1 AND z_rv < ?3) OR z_rv > ?3)"
-                              : "z_rv > ?1";
     Statement select(db_, "SELECT z_recid FROM " + qualified("main", version_table_name(table)) +
-                              (indexed && request_.exclude <= request_.base ? " INDEXED BY " + quote_identifier(index)
-                                                                            : std::string()) +
-                              " WHERE " + changed + " AND z_recid > ?2 ORDER BY z_recid");
+                              (indexed ? " INDEXED BY " + quote_identifier(index) : std::string()) +
+                              " WHERE z_rv > ?1 AND z_rv <> ?3 AND z_recid > ?2 ORDER BY z_recid");
     select.bind(1, request_.base).bind(2, after).bind(3, request_.exclude);
     std::int64_t last = 0;
     while (select.step()) {
@@ -87,8 +83,12 @@ private:
     RowStore store(db_, "main", table);
     TableSection section{table, store.column_names(), {}};
     std::size_t count = section.columns.size();
+    std::string index = "z$old$" + table + "$end";
+    bool indexed = query_int(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = " +
+                                      quote_literal(index)) > 0;
     Statement select(db_, "SELECT " + column_list(store.definition()) + ", z_recid, z_rv, z_end_rv, z_deleted, rowid FROM " +
                               qualified("main", history_table_name(table)) +
+                              (indexed ? " INDEXED BY " + quote_identifier(index) : std::string()) +
                               " WHERE z_end_rv > ?1 AND z_end_rv <= ?2 AND z_end_rv <> ?3 AND rowid > ?4 ORDER BY rowid");
     select.bind(1, request_.base).bind(2, target_).bind(3, request_.exclude).bind(4, after);
     std::int64_t last = 0;
