@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ext/named_constants.h"
+#include "quarantine/quarantine.h"
 #include "vtab/catalog.h"
 #include "vtab/column_parser.h"
 #include "vtab/sql.h"
@@ -125,6 +126,23 @@ void purge_history(sqlite3_context *context, int, sqlite3_value **argv) {
       exec(db, "DELETE FROM " + qualified(schema, history_table_name(name)));
     if (has_housekeeping(db, schema))
       exec(db, "DELETE FROM " + qualified(schema, "t$sync") + " WHERE key = 'history_mark'");
+    sqlite3_result_null(context);
+  });
+}
+
+void quarantine_since_last_sync(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    sqlite3_result_int64(context, zumero::quarantine_since_last_sync(db, schema));
+  });
+}
+
+void restore_quarantine(sqlite3_context *context, int, sqlite3_value **argv) {
+  guarded(context, [&] {
+    sqlite3 *db = sqlite3_context_db_handle(context);
+    std::string schema = attached_argument(context, argv[0]);
+    zumero::restore_quarantine(db, schema, integer_argument(argv[1]));
     sqlite3_result_null(context);
   });
 }
@@ -322,6 +340,8 @@ int register_local_functions(sqlite3 *db, ConnectionState *connection) {
       {"zumero_add_column_rule", 5, SQLITE_DIRECTONLY, add_column_rule},
       {"zumero_alter_table_add_column", 3, SQLITE_DIRECTONLY, alter_table_add_column},
       {"zumero_adopt_existing_table", 2, SQLITE_DIRECTONLY, adopt_existing_table},
+      {"zumero_quarantine_since_last_sync", 1, SQLITE_DIRECTONLY, quarantine_since_last_sync},
+      {"zumero_restore_quarantine", 2, SQLITE_DIRECTONLY, restore_quarantine},
   };
   for (const Definition &definition : definitions) {
     int rc = create_function(db, definition.name, definition.arguments, definition.flags, connection, definition.body);

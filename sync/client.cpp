@@ -330,6 +330,7 @@ void SyncRun::rebase_newer_changes(std::map<std::string, std::map<std::int64_t, 
       } catch (const Error &) {
         RowState row;
         row.recid = entry.first;
+        row.rv = change.known ? 1 : 0;  // quarantine packages mark rows created locally with 0
         row.kind = change.now ? RowState::Live : RowState::Deleted;
         if (change.now) row.values = *change.now;
         rejected.rows.push_back(std::move(row));

@@ -317,3 +317,39 @@ TEST_CASE("z_ipk_no_change_on_sync turns an id collision into a unique violation
   CHECK(p.fresh_rows("SELECT x, y FROM fixed") == Rows{{"1", "from first"}});
   CHECK(p.second.rows("SELECT x, y FROM fixed") == Rows{{"1", "from second"}});
 }
+
+TEST_CASE("A rejected change is quarantined, the sync goes on, and the change is restored later",
+          "[sync][quarantine]") {
+  ServerProcess server;
+  Pair p(server, "quarantine_q",
+         "CREATE VIRTUAL TABLE foo USING zumero (a TEXT, b INTEGER, c DOUBLE, UNIQUE (a, b));"
+         "INSERT INTO foo (a, b, c) VALUES ('keep', 1, 1.0);");
+  p.second.exec("INSERT INTO foo (a, b, c) VALUES ('rose', 16, 1.41421)");  // Lew
+  p.second.sync_complete(p.url(), p.dbfile);
+  p.first.exec("INSERT INTO foo (a, b, c) VALUES ('rose', 16, 3.14159)");   // Phil
+  p.first.exec("UPDATE foo SET c = 2.0 WHERE a = 'keep'");
+  CHECK(p.first.sync_error(p.url(), p.dbfile) == "zumero:unique_constraint_violation");
+
+  // Set aside: Phil's database is back at the last synced state, and can sync again.
+  std::int64_t qid = p.first.integer("SELECT zumero_quarantine_since_last_sync('main')");
+  CHECK(qid > 0);
+  CHECK(p.first.rows("SELECT a, b, c FROM foo") == Rows{{"keep", "1", "1.0"}});
+  REQUIRE(p.first.sync_error(p.url(), p.dbfile) == "");
+  CHECK(p.first.rows("SELECT a, b, c FROM foo ORDER BY a") == Rows{{"keep", "1", "1.0"}, {"rose", "16", "1.41421"}});
+
+  // Restoring while the conflict remains fails and changes nothing.
+  CHECK(p.first.error_of("SELECT zumero_restore_quarantine('main', " + std::to_string(qid) + ")").find("UNIQUE") !=
+        std::string::npos);
+  CHECK(p.first.integer("SELECT count(*) FROM t$q") == 1);
+  CHECK(p.first.integer("SELECT count(*) FROM foo") == 2);
+
+  // Once it fits, the restored change is a new local row, not an overwrite of Lew's.
+  p.first.exec("UPDATE foo SET b = 17 WHERE a = 'rose'");
+  p.first.exec("SELECT zumero_restore_quarantine('main', " + std::to_string(qid) + ")");
+  CHECK(p.first.integer("SELECT count(*) FROM t$q") == 0);
+  p.first.sync_complete(p.url(), p.dbfile);
+  p.second.sync_complete(p.url(), p.dbfile);
+  const Rows expected{{"keep", "1", "2.0"}, {"rose", "16", "3.14159"}, {"rose", "17", "1.41421"}};
+  CHECK(p.first.rows("SELECT a, b, c FROM foo ORDER BY a, b") == expected);
+  CHECK(p.second.rows("SELECT a, b, c FROM foo ORDER BY a, b") == expected);
+}
