@@ -108,10 +108,7 @@ void RowStore::set_version_range(std::int64_t first, std::int64_t last, std::int
       .run();
 }
 
-std::int64_t RowStore::max_recid() {
-  return query_int(db_, "SELECT max(coalesce((SELECT max(rowid) FROM " + live_ +
-                            "), 0), coalesce((SELECT max(z_recid) FROM " + versions_ + "), 0))");
-}
+std::int64_t RowStore::max_recid() { return query_int(db_, highest_recid_sql(schema_, name_)); }
 
 void RowStore::delete_live(std::int64_t recid) {
   statement("delete", [&] { return "DELETE FROM " + live_ + " WHERE rowid = ?1"; }).bind(1, recid).run();

@@ -9,18 +9,13 @@ LocalWriter::LocalWriter(sqlite3 *db, ConnectionState &connection, std::string s
       schema_(std::move(schema)),
       name_(std::move(name)),
       definition_(definition),
-      live_(qualified(schema_, live_table_name(name_))),
-      versions_(qualified(schema_, version_table_name(name_))) {}
+      live_(qualified(schema_, live_table_name(name_))) {}
 
 std::int64_t LocalWriter::next_recid() {
   SchemaState &state = connection_.schema(schema_);
   std::optional<std::int64_t> cached = state.cached_next_recid(name_);
   if (cached) return *cached;
-  // Identities are never reused, not even those of rows deleted since (z$rv$T keeps them).
-  std::int64_t next = query_int(db_, "SELECT max(coalesce((SELECT max(rowid) FROM " + live_ +
-                                         "), 0), coalesce((SELECT max(z_recid) FROM " +
-                                         versions_ + "), 0)) + 1",
-                                1);
+  std::int64_t next = query_int(db_, highest_recid_sql(schema_, name_)) + 1;
   state.set_next_recid(name_, next);
   return next;
 }

@@ -34,7 +34,6 @@ private:
   std::string name_;
   const TableDefinition &definition_;
   std::string live_;
-  std::string versions_;
   Statement insert_[2];
   Statement delete_;
   std::map<std::string, Statement> updates_;

@@ -65,6 +65,11 @@ std::string column_list(const TableDefinition &table, const std::string &prefix)
   return list;
 }
 
+std::string highest_recid_sql(const std::string &schema, const std::string &name) {
+  return "SELECT max(coalesce((SELECT max(rowid) FROM " + qualified(schema, live_table_name(name)) +
+         "), 0), coalesce((SELECT max(z_recid) FROM " + qualified(schema, version_table_name(name)) + "), 0))";
+}
+
 std::string default_expression(const ColumnDefinition &column) {
   if (column.default_clause.size() <= 7) return std::string();
   return column.default_clause.substr(7);  // after "DEFAULT"

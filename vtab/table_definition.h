@@ -27,6 +27,10 @@ std::string support_ddl(const std::string &schema, const std::string &name, cons
 // Statements (re)creating the history triggers, which name every column.
 std::string history_triggers_ddl(const std::string &schema, const std::string &name, const TableDefinition &table);
 
+// A query for the highest row identity T has used: live rows and every identity the
+// server knows (z$rv$T keeps deleted ones), so identities are never reused.
+std::string highest_recid_sql(const std::string &schema, const std::string &name);
+
 // The expression of a column's DEFAULT clause, or empty.
 std::string default_expression(const ColumnDefinition &column);
 
