@@ -104,13 +104,6 @@ RowStore &PushApplier::store(const std::string &table) {
   return *stores_.emplace(table, std::move(created)).first->second;
 }
 
-void record_entry(sqlite3 *db, const sync::SchemaEntry &entry, std::int64_t version) {
-  Statement insert(db, "INSERT INTO \"t$schema\" (rv, kind, tbl, detail) VALUES (?1, ?2, ?3, ?4)");
-  insert.bind(1, version).bind(2, entry.kind);
-  if (!entry.table.empty()) insert.bind(3, entry.table);
-  insert.bind(4, entry.detail).run();
-}
-
 void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
   if (entry.kind == "create_table") {
     std::vector<std::string> arguments = arguments_from_json(entry.detail);
@@ -122,9 +115,7 @@ void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
           throw Rejection("column_definition_mismatch", nlohmann::json{{"table", entry.table}}.dump());
       return;  // the same table, created on another client too
     }
-    std::string sql;
-    for (const std::string &argument : arguments) sql += (sql.empty() ? "" : ", ") + argument;
-    exec(db_, "CREATE VIRTUAL TABLE " + qualified(kMain, entry.table) + " USING zumero (" + sql + ")");
+    exec(db_, create_table_sql(kMain, entry.table, arguments));
   } else if (entry.kind == "add_column") {
     std::string definition = nlohmann::json::parse(entry.detail).value("definition", "");
     auto existing = load_table_definition(db_, kMain, entry.table);
@@ -143,7 +134,9 @@ void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
   } else if (entry.kind != "row_rule" && entry.kind != "column_rule") {
     throw Rejection("invalid_argument", "{}");
   }
-  record_entry(db_, entry, version_);
+  record_schema_change(db_, kMain, entry.kind,
+                       entry.table.empty() ? std::nullopt : std::optional<std::string>(entry.table), entry.detail,
+                       version_);
   if (entry.kind == "row_rule" || entry.kind == "column_rule") rules_ = Rules::load(db_, kMain);
 }
 
@@ -313,13 +306,9 @@ std::optional<Outcome> PushApplier::resolve(RowStore &rows, RowState &incoming) 
   if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) identifier = "unique_constraint_violation";
   if (code == SQLITE_CONSTRAINT_FOREIGNKEY) identifier = "foreign_key_constraint_violation";
   if ((code & 0xff) != SQLITE_CONSTRAINT) throw error;
-  std::string message = error.what();
-  std::string storage = live_table_name(table) + ".";
-  for (size_t at = message.find(storage); at != std::string::npos; at = message.find(storage, at))
-    message.replace(at, storage.size(), table + ".");
   nlohmann::ordered_json details;
   details["table"] = table;
-  details["constraint"] = message;
+  details["constraint"] = user_facing_message(table, error.what());
   details["row"] = nlohmann::ordered_json::parse(row_json(store(table).column_names(), row));
   throw Rejection(identifier, details.dump());
 }
@@ -348,21 +337,15 @@ void insert_outcomes(RowStore &rows, const std::vector<Outcome> &outcomes, std::
 }
 
 void PushApplier::check_foreign_keys() {
-  for (const std::string &name : zumero_table_names(db_, kMain)) {
-    auto definition = load_table_definition(db_, kMain, name);
-    bool involved = false;
-    for (const ColumnDefinition &column : definition->columns)
-      if (column.reference && (touched_.count(name) || touched_.count(column.reference->table))) involved = true;
-    if (!involved) continue;
-    Statement check(db_, "PRAGMA main.foreign_key_check(" + quote_identifier(live_table_name(name)) + ")");
-    if (!check.step()) continue;
-    std::int64_t recid = check.column_int(1);
-    nlohmann::ordered_json details;
-    details["table"] = name;
-    details["constraint"] = "FOREIGN KEY constraint failed";
-    details["row"] = nlohmann::ordered_json::parse(row_json(store(name).column_names(), store(name).live_row(recid)));
-    throw Rejection("foreign_key_constraint_violation", details.dump());
-  }
+  std::optional<ForeignKeyViolation> violation =
+      find_foreign_key_violation(db_, kMain, std::vector<std::string>(touched_.begin(), touched_.end()));
+  if (!violation) return;
+  RowStore &rows = store(violation->table);
+  nlohmann::ordered_json details;
+  details["table"] = violation->table;
+  details["constraint"] = "FOREIGN KEY constraint failed";
+  details["row"] = nlohmann::ordered_json::parse(row_json(rows.column_names(), rows.live_row(violation->recid)));
+  throw Rejection("foreign_key_constraint_violation", details.dump());
 }
 
 // Incoming values in the table's column order; columns the client does not know yet

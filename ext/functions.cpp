@@ -288,8 +288,6 @@ void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
     // z$T keeps the table's own SQL, so references would still name regular tables.
     for (const ColumnDefinition &column : table.columns)
       if (column.reference) fail("invalid_argument");
-    std::string args_sql;
-    for (const std::string &argument : arguments) args_sql += (args_sql.empty() ? "" : ", ") + argument;
     ConnectionState &connection = connection_of(context);
     Transaction transaction(db);
     // The table becomes z$T in place: rows, rowids and indexes stay as they are. Views
@@ -298,7 +296,7 @@ void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
                  quote_identifier(live_table_name(name)) + "; PRAGMA legacy_alter_table = OFF;");
     connection.adopting = name;
     try {
-      exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + args_sql + ")");
+      exec(db, create_table_sql(schema, name, arguments));
     } catch (...) {
       connection.adopting.clear();
       throw;

@@ -395,10 +395,7 @@ void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
       known.bind(1, entry.rv).bind(2, entry.kind).bind(3, entry.detail);
       if (known.step()) continue;
       if (entry.kind == "create_table" && !load_table_definition(db_, schema, entry.table)) {
-        std::string arguments;
-        for (const std::string &argument : arguments_from_json(entry.detail))
-          arguments += (arguments.empty() ? "" : ", ") + argument;
-        exec(db_, "CREATE VIRTUAL TABLE " + qualified(schema, entry.table) + " USING zumero (" + arguments + ")");
+        exec(db_, create_table_sql(schema, entry.table, arguments_from_json(entry.detail)));
       } else if (entry.kind == "add_column") {
         std::string definition = json::parse(entry.detail).value("definition", "");
         auto table = load_table_definition(db_, schema, entry.table);
@@ -407,10 +404,9 @@ void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
           add.bind(1, schema).bind(2, entry.table).bind(3, definition).run();
         }
       }
-      Statement insert(db_, "INSERT INTO " + prefix + "\"t$schema\" (rv, kind, tbl, detail) VALUES (?1, ?2, ?3, ?4)");
-      insert.bind(1, entry.rv).bind(2, entry.kind);
-      if (!entry.table.empty()) insert.bind(3, entry.table);
-      insert.bind(4, entry.detail).run();
+      record_schema_change(db_, schema, entry.kind,
+                           entry.table.empty() ? std::nullopt : std::optional<std::string>(entry.table), entry.detail,
+                           entry.rv);
     }
   }
 

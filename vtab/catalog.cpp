@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "vtab/sql.h"
+#include "vtab/table_definition.h"
 
 namespace zumero {
 
@@ -66,12 +67,35 @@ std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &sche
 }
 
 void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,
-                          const std::optional<std::string> &table, const std::string &detail_json) {
+                          const std::optional<std::string> &table, const std::string &detail_json,
+                          std::optional<std::int64_t> rv) {
   Statement statement(db, "INSERT INTO " + quote_identifier(schema) +
-                              ".\"t$schema\" (rv, kind, tbl, detail) VALUES (NULL, ?1, ?2, ?3)");
+                              ".\"t$schema\" (rv, kind, tbl, detail) VALUES (?4, ?1, ?2, ?3)");
   statement.bind(1, kind);
   if (table) statement.bind(2, *table);
+  if (rv) statement.bind(4, *rv);
   statement.bind(3, detail_json).run();
+}
+
+std::optional<ForeignKeyViolation> find_foreign_key_violation(sqlite3 *db, const std::string &schema,
+                                                              const std::vector<std::string> &changed_tables) {
+  auto changed = [&](const std::string &name) {
+    for (const std::string &table : changed_tables)
+      if (iequals(table, name)) return true;
+    return false;
+  };
+  for (const std::string &name : zumero_table_names(db, schema)) {
+    auto definition = load_table_definition(db, schema, name);
+    if (!definition) continue;
+    bool involved = false;
+    for (const ColumnDefinition &column : definition->columns)
+      if (column.reference && (changed(name) || changed(column.reference->table))) involved = true;
+    if (!involved) continue;
+    Statement check(db, "PRAGMA " + quote_identifier(schema) + ".foreign_key_check(" +
+                            quote_identifier(live_table_name(name)) + ")");
+    if (check.step()) return ForeignKeyViolation{name, check.column_int(1)};
+  }
+  return std::nullopt;
 }
 
 }  // namespace zumero

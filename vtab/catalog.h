@@ -29,9 +29,20 @@ void save_table_definition(sqlite3 *db, const std::string &schema, const std::st
                            const TableDefinition &table);
 std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &schema);
 
-// Appends an entry to t$schema for the next sync to carry (rv stays NULL).
+// Appends an entry to t$schema. Without rv it is a local change the next sync carries;
+// with rv it is an entry the server accepted in that version.
 void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,
-                          const std::optional<std::string> &table, const std::string &detail_json);
+                          const std::optional<std::string> &table, const std::string &detail_json,
+                          std::optional<std::int64_t> rv = std::nullopt);
+
+// A zumero table (and one of its row ids) whose foreign keys fail, looking only at
+// tables that reference, or are referenced by, one of the changed tables.
+struct ForeignKeyViolation {
+  std::string table;
+  std::int64_t recid = 0;
+};
+std::optional<ForeignKeyViolation> find_foreign_key_violation(sqlite3 *db, const std::string &schema,
+                                                              const std::vector<std::string> &changed_tables);
 
 std::string arguments_to_json(const std::vector<std::string> &arguments);
 std::vector<std::string> arguments_from_json(const std::string &json);

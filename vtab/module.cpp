@@ -44,21 +44,13 @@ void set_error(sqlite3_vtab *vtab, const std::string &message) {
   vtab->zErrMsg = sqlite3_mprintf("%s", message.c_str());
 }
 
-// Messages from z$T name the storage table; users know the zumero table.
-std::string user_facing(const ZumeroTable &table, std::string message) {
-  std::string storage = live_table_name(table.name) + ".";
-  for (size_t at = message.find(storage); at != std::string::npos; at = message.find(storage, at))
-    message.replace(at, storage.size(), table.name + ".");
-  return message;
-}
-
 // Runs body, turning exceptions into an SQLite result code and the table's error message.
 template <typename Body>
 int guarded(sqlite3_vtab *vtab, Body &&body) {
   try {
     return body();
   } catch (const Error &error) {
-    set_error(vtab, user_facing(*table_of(vtab), error.what()));
+    set_error(vtab, user_facing_message(table_of(vtab)->name, error.what()));
     return error.code();
   } catch (const std::bad_alloc &) {
     return SQLITE_NOMEM;
@@ -450,21 +442,10 @@ void check_foreign_keys(sqlite3 *db, const std::string &schema, const SchemaStat
   int enforced = 0;
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &enforced);
   if (enforced) return;
-  std::map<std::string, std::vector<std::int64_t>> changed = state.changed_rows();
-  for (const std::string &name : zumero_table_names(db, schema)) {
-    auto definition = load_table_definition(db, schema, name);
-    if (!definition) continue;
-    bool involved = false;
-    for (const ColumnDefinition &column : definition->columns) {
-      if (!column.reference) continue;
-      for (const auto &entry : changed)
-        if (iequals(entry.first, name) || iequals(entry.first, column.reference->table)) involved = true;
-    }
-    if (!involved) continue;
-    Statement check(db, "PRAGMA " + quote_identifier(schema) + ".foreign_key_check(" +
-                            quote_identifier(live_table_name(name)) + ")");
-    if (check.step()) throw Error(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
-  }
+  std::vector<std::string> changed;
+  for (const auto &entry : state.changed_rows()) changed.push_back(entry.first);
+  if (find_foreign_key_violation(db, schema, changed))
+    throw Error(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
 }
 
 int zumeroSync(sqlite3_vtab *vtab) {

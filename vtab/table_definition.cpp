@@ -70,6 +70,20 @@ std::string highest_recid_sql(const std::string &schema, const std::string &name
          "), 0), coalesce((SELECT max(z_recid) FROM " + qualified(schema, version_table_name(name)) + "), 0))";
 }
 
+std::string create_table_sql(const std::string &schema, const std::string &name,
+                             const std::vector<std::string> &arguments) {
+  std::string joined;
+  for (const std::string &argument : arguments) joined += (joined.empty() ? "" : ", ") + argument;
+  return "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + joined + ")";
+}
+
+std::string user_facing_message(const std::string &table, std::string message) {
+  std::string storage = live_table_name(table) + ".";
+  for (size_t at = message.find(storage); at != std::string::npos; at = message.find(storage, at))
+    message.replace(at, storage.size(), table + ".");
+  return message;
+}
+
 std::string default_expression(const ColumnDefinition &column) {
   if (column.default_clause.size() <= 7) return std::string();
   return column.default_clause.substr(7);  // after "DEFAULT"

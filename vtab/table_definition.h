@@ -5,6 +5,7 @@
 // and the declaration the virtual table hands to sqlite3_declare_vtab.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "vtab/column_parser.h"
 
@@ -30,6 +31,13 @@ std::string history_triggers_ddl(const std::string &schema, const std::string &n
 // A query for the highest row identity T has used: live rows and every identity the
 // server knows (z$rv$T keeps deleted ones), so identities are never reused.
 std::string highest_recid_sql(const std::string &schema, const std::string &name);
+
+// CREATE VIRTUAL TABLE "schema"."name" USING zumero (<arguments joined by commas>).
+std::string create_table_sql(const std::string &schema, const std::string &name,
+                             const std::vector<std::string> &arguments);
+
+// A constraint message from z$T, naming the zumero table instead ("z$T.a" -> "T.a").
+std::string user_facing_message(const std::string &table, std::string message);
 
 // The expression of a column's DEFAULT clause, or empty.
 std::string default_expression(const ColumnDefinition &column);
