@@ -11,9 +11,9 @@
 #include "conflict/rules.h"
 #include "ext/named_constants.h"
 #include "sync/row_store.h"
-#include "vtab/catalog.h"
-#include "vtab/connection_state.h"
-#include "vtab/table_definition.h"
+#include "base/catalog.h"
+#include "base/connection_state.h"
+#include "base/table_definition.h"
 
 namespace zumero::conflict {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "sync/package.h"
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 namespace zumero::conflict {
 

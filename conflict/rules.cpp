@@ -6,7 +6,7 @@
 #include <mutex>
 
 #include "ext/named_constants.h"
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 namespace zumero::conflict {
 

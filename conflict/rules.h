@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "ext/sqlite_api.h"
+#include "base/sqlite_api.h"
 
 namespace zumero::conflict {
 

@@ -1,9 +1,9 @@
 // Entry points: sqlite3_zumero_init for load_extension(), zumero_register for apps
 // that link SQLite themselves.
-#include "ext/sqlite_api.h"
+#include "base/sqlite_api.h"
 #include "ext/functions.h"
 #include "ext/zumero_register.h"
-#include "vtab/connection_state.h"
+#include "base/connection_state.h"
 #include "vtab/module.h"
 
 SQLITE_EXTENSION_INIT1

@@ -4,10 +4,10 @@
 
 #include "ext/named_constants.h"
 #include "quarantine/quarantine.h"
-#include "vtab/catalog.h"
-#include "vtab/column_parser.h"
-#include "vtab/sql.h"
-#include "vtab/table_definition.h"
+#include "base/catalog.h"
+#include "base/column_parser.h"
+#include "base/sql.h"
+#include "base/table_definition.h"
 
 namespace zumero {
 

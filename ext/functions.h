@@ -4,8 +4,8 @@
 #include <new>
 #include <string>
 
-#include "ext/sqlite_api.h"
-#include "vtab/connection_state.h"
+#include "base/sqlite_api.h"
+#include "base/connection_state.h"
 
 namespace zumero {
 

@@ -5,9 +5,9 @@
 
 #include "sync/package.h"
 #include "sync/row_store.h"
-#include "vtab/catalog.h"
-#include "vtab/sql.h"
-#include "vtab/table_definition.h"
+#include "base/catalog.h"
+#include "base/sql.h"
+#include "base/table_definition.h"
 
 namespace zumero {
 namespace {

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ext/sqlite_api.h"
+#include "base/sqlite_api.h"
 
 namespace zumero {
 

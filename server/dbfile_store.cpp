@@ -2,8 +2,8 @@
 
 #include <zumero_register.h>
 
-#include "vtab/catalog.h"
-#include "vtab/sql.h"
+#include "base/catalog.h"
+#include "base/sql.h"
 
 namespace zumero::server {
 

@@ -1,8 +1,8 @@
 #include "server/server_log.h"
 
 #include "sync/row_store.h"
-#include "vtab/catalog.h"
-#include "vtab/sql.h"
+#include "base/catalog.h"
+#include "base/sql.h"
 
 namespace zumero::server {
 namespace {

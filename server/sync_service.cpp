@@ -17,8 +17,8 @@
 #include "sync/package.h"
 #include "sync/pull.h"
 #include "sync/row_store.h"
-#include "vtab/catalog.h"
-#include "vtab/sql.h"
+#include "base/catalog.h"
+#include "base/sql.h"
 
 namespace zumero::server {
 namespace {

@@ -11,9 +11,9 @@
 #include "sync/http_client.h"
 #include "sync/package.h"
 #include "sync/row_store.h"
-#include "vtab/catalog.h"
-#include "vtab/sql.h"
-#include "vtab/table_definition.h"
+#include "base/catalog.h"
+#include "base/sql.h"
+#include "base/table_definition.h"
 
 namespace zumero::sync {
 namespace {

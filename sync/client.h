@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "ext/sqlite_api.h"
-#include "vtab/connection_state.h"
+#include "base/sqlite_api.h"
+#include "base/connection_state.h"
 
 namespace zumero::sync {
 

@@ -1,6 +1,6 @@
 #include "sync/http_client.h"
 
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 #include <curl/curl.h>
 

@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "ext/sqlite_api.h"
+#include "base/sqlite_api.h"
 
 namespace zumero::sync {
 

@@ -1,8 +1,8 @@
 #include "sync/pull.h"
 
 #include "sync/row_store.h"
-#include "vtab/catalog.h"
-#include "vtab/table_definition.h"
+#include "base/catalog.h"
+#include "base/table_definition.h"
 
 namespace zumero::sync {
 namespace {

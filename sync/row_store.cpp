@@ -1,7 +1,7 @@
 #include "sync/row_store.h"
 
-#include "vtab/catalog.h"
-#include "vtab/table_definition.h"
+#include "base/catalog.h"
+#include "base/table_definition.h"
 
 namespace zumero::sync {
 

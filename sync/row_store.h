@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "sync/package.h"
-#include "vtab/column_parser.h"
-#include "vtab/sql.h"
+#include "base/column_parser.h"
+#include "base/sql.h"
 
 namespace zumero::sync {
 

@@ -3,11 +3,11 @@
 #include <memory>
 #include <new>
 
-#include "vtab/catalog.h"
-#include "vtab/column_parser.h"
-#include "vtab/sql.h"
+#include "base/catalog.h"
+#include "base/column_parser.h"
+#include "base/sql.h"
 #include "vtab/storage.h"
-#include "vtab/table_definition.h"
+#include "base/table_definition.h"
 
 namespace zumero {
 namespace {

@@ -1,8 +1,8 @@
 // The "zumero" virtual table module. Every call is passed through to the table z$T
 // that holds the rows; writes also keep history and the record of local changes.
 #pragma once
-#include "ext/sqlite_api.h"
-#include "vtab/connection_state.h"
+#include "base/sqlite_api.h"
+#include "base/connection_state.h"
 
 namespace zumero {
 

@@ -6,9 +6,9 @@
 #include <memory>
 #include <string>
 
-#include "vtab/connection_state.h"
-#include "vtab/sql.h"
-#include "vtab/table_definition.h"
+#include "base/connection_state.h"
+#include "base/sql.h"
+#include "base/table_definition.h"
 
 namespace zumero {
 

@@ -2,7 +2,7 @@
 // executable running as a child process. Loopback only.
 #include "server/tests/server_process.h"
 #include "sync/http_client.h"
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 #include <catch2/catch.hpp>
 #include <httplib.h>

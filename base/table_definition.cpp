@@ -1,6 +1,6 @@
-#include "vtab/table_definition.h"
+#include "base/table_definition.h"
 
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 namespace zumero {
 

@@ -2,7 +2,7 @@
 // the sync client and the server. Errors travel as zumero::Error exceptions inside
 // C++ code and are turned into SQLite errors at every callback boundary.
 #pragma once
-#include "ext/sqlite_api.h"
+#include "base/sqlite_api.h"
 
 #include <cstdint>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 #include <cctype>
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "vtab/column_parser.h"
+#include "base/column_parser.h"
 
 namespace zumero {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "ext/sqlite_api.h"
-#include "vtab/column_parser.h"
+#include "base/sqlite_api.h"
+#include "base/column_parser.h"
 
 namespace zumero {
 

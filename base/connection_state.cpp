@@ -1,10 +1,10 @@
-#include "vtab/connection_state.h"
+#include "base/connection_state.h"
 
 #include <algorithm>
 #include <ctime>
 #include <mutex>
 
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 namespace zumero {
 

@@ -1,8 +1,8 @@
-#include "vtab/column_parser.h"
+#include "base/column_parser.h"
 
 #include <cctype>
 
-#include "vtab/sql.h"
+#include "base/sql.h"
 
 namespace zumero {
 namespace {

@@ -1,9 +1,9 @@
-#include "vtab/catalog.h"
+#include "base/catalog.h"
 
 #include <nlohmann/json.hpp>
 
-#include "vtab/sql.h"
-#include "vtab/table_definition.h"
+#include "base/sql.h"
+#include "base/table_definition.h"
 
 namespace zumero {
 
