@@ -16,7 +16,7 @@ void ensure_housekeeping(sqlite3 *db, const std::string &schema) {
            "CREATE TABLE IF NOT EXISTS " + s + "\"t$tables\" (name TEXT PRIMARY KEY COLLATE NOCASE, "
            "definition TEXT NOT NULL);"
            "CREATE TABLE IF NOT EXISTS " + s + "\"t$schema\" (seq INTEGER PRIMARY KEY, rv INTEGER, "
-           "kind TEXT NOT NULL, tbl TEXT, detail TEXT NOT NULL);"
+           "kind TEXT NOT NULL, tbl TEXT, detail TEXT NOT NULL, origin INTEGER UNIQUE);"
            "CREATE TABLE IF NOT EXISTS " + s + "\"t$sync\" (key TEXT PRIMARY KEY, value);"
            "CREATE TABLE IF NOT EXISTS " + s + "\"t$q\" (qid INTEGER PRIMARY KEY, unix_time INTEGER NOT NULL, "
            "package BLOB NOT NULL);");
@@ -66,14 +66,23 @@ std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &sche
   return names;
 }
 
+std::optional<std::string> stored_table_name(sqlite3 *db, const std::string &schema, const std::string &name) {
+  if (!has_housekeeping(db, schema)) return std::nullopt;
+  Statement statement(db, "SELECT name FROM " + quote_identifier(schema) + ".\"t$tables\" WHERE name = ?1");
+  statement.bind(1, name);
+  if (!statement.step()) return std::nullopt;
+  return statement.column_text(0);
+}
+
 void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,
                           const std::optional<std::string> &table, const std::string &detail_json,
-                          std::optional<std::int64_t> rv) {
+                          std::optional<std::int64_t> rv, std::optional<std::int64_t> origin) {
   Statement statement(db, "INSERT INTO " + quote_identifier(schema) +
-                              ".\"t$schema\" (rv, kind, tbl, detail) VALUES (?4, ?1, ?2, ?3)");
+                              ".\"t$schema\" (rv, kind, tbl, detail, origin) VALUES (?4, ?1, ?2, ?3, ?5)");
   statement.bind(1, kind);
   if (table) statement.bind(2, *table);
   if (rv) statement.bind(4, *rv);
+  if (origin) statement.bind(5, *origin);
   statement.bind(3, detail_json).run();
 }
 

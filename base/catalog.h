@@ -28,12 +28,17 @@ std::optional<TableDefinition> load_table_definition(sqlite3 *db, const std::str
 void save_table_definition(sqlite3 *db, const std::string &schema, const std::string &name,
                            const TableDefinition &table);
 std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &schema);
+// The zumero table named `name` in any case, as the catalog spells it.
+std::optional<std::string> stored_table_name(sqlite3 *db, const std::string &schema, const std::string &name);
 
 // Appends an entry to t$schema. Without rv it is a local change the next sync carries;
-// with rv it is an entry the server accepted in that version.
+// with rv it is an entry the server accepted in that version. On a client, origin is
+// the server's sequence number of an entry received from it: entries are told apart by
+// it, never by their text.
 void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,
                           const std::optional<std::string> &table, const std::string &detail_json,
-                          std::optional<std::int64_t> rv = std::nullopt);
+                          std::optional<std::int64_t> rv = std::nullopt,
+                          std::optional<std::int64_t> origin = std::nullopt);
 
 // A zumero table (and one of its row ids) whose foreign keys fail, looking only at
 // tables that reference, or are referenced by, one of the changed tables.

@@ -4,123 +4,167 @@
 #include <ctime>
 #include <mutex>
 
-#include "base/sql.h"
+#include "base/table_definition.h"
 
 namespace zumero {
 
-int SchemaState::table_id(const std::string &table) {
-  for (size_t i = 0; i < tables_.size(); ++i)
-    if (tables_[i] == table) return static_cast<int>(i);
-  tables_.push_back(table);
-  return static_cast<int>(tables_.size() - 1);
+std::int64_t ChangeLedger::txid(sqlite3 *db, const std::string &schema) {
+  if (txid_) return txid_;
+  std::int64_t highest = query_int(db, "SELECT coalesce(max(txid), 0) FROM " + quote_identifier(schema) + ".\"t$tx\"");
+  if (highest == INT64_MAX) fail("invalid_argument", SQLITE_FULL);
+  txid_ = highest + 1;
+  return txid_;
 }
 
-void SchemaState::note_changed(const std::string &table, std::int64_t recid) {
-  int id = table_id(table);
-  if (!changes_.empty() && changes_.back().table == id && changes_.back().recid == recid) return;
-  changes_.push_back({id, recid});
+void ChangeLedger::note_range(const std::string &table, std::int64_t first, std::int64_t last) {
+  touched_.insert(table);
+  if (!pending_.empty()) {
+    Range &back = pending_.back();
+    // Sequential inserts extend the last range: a bulk insert costs one t$dirty row.
+    if (iequals(back.table, table) && first >= back.first && last <= back.last) return;
+    if (iequals(back.table, table) && back.last != INT64_MAX && first == back.last + 1 && last >= first) {
+      back.last = last;
+      return;
+    }
+  }
+  pending_.push_back({table, first, last});
 }
 
-void SchemaState::savepoint(int level) {
+void ChangeLedger::savepoint(int level) {
   // A table joining the transaction late is told about savepoints opened before; the
   // first mark for a level is the one taken when the savepoint really opened.
-  marks_.emplace(level, changes_.size());
+  marks_.emplace(level, pending_.size());
 }
 
-void SchemaState::release(int level) { marks_.erase(marks_.lower_bound(level), marks_.end()); }
+void ChangeLedger::release(int level) { marks_.erase(marks_.lower_bound(level), marks_.end()); }
 
-void SchemaState::rollback_to(int level) {
+void ChangeLedger::rollback_to(int level) {
   auto mark = marks_.find(level);
-  if (mark != marks_.end() && mark->second < changes_.size()) changes_.resize(mark->second);
+  // Ranges flushed since the mark are undone by SQLite itself (they are rows of the
+  // same transaction); only what is still in memory needs forgetting.
+  if (mark != marks_.end() && mark->second < pending_.size()) pending_.resize(mark->second);
   marks_.erase(marks_.upper_bound(level), marks_.end());
+  next_recid_.clear();  // identities handed out after the mark may be free again
 }
 
-void SchemaState::clear() {
-  txid = 0;
-  flushed_ = false;
-  changes_.clear();
-  marks_.clear();
-  next_recid_.clear();
-}
-
-std::optional<std::int64_t> SchemaState::cached_next_recid(const std::string &table) const {
-  auto found = next_recid_.find(table);
-  if (found == next_recid_.end()) return std::nullopt;
-  return found->second;
-}
-
-void SchemaState::set_next_recid(const std::string &table, std::int64_t next) { next_recid_[table] = next; }
-
-std::map<std::string, std::vector<std::int64_t>> SchemaState::changed_rows() const {
-  std::map<std::string, std::vector<std::int64_t>> rows;
-  for (const Change &change : changes_) rows[tables_[change.table]].push_back(change.recid);
-  for (auto &entry : rows) {
-    std::sort(entry.second.begin(), entry.second.end());
-    entry.second.erase(std::unique(entry.second.begin(), entry.second.end()), entry.second.end());
-  }
-  return rows;
-}
-
-void SchemaState::flush(sqlite3 *db, const std::string &schema) {
-  if (!has_pending()) return;
+void ChangeLedger::flush(sqlite3 *db, const std::string &schema) {
+  if (!txid_) return;
   // Housekeeping writes must not change what the application sees as its last rowid.
   sqlite3_int64 last_rowid = sqlite3_last_insert_rowid(db);
   std::string prefix = quote_identifier(schema) + ".";
   Statement tx(db, "INSERT OR IGNORE INTO " + prefix + "\"t$tx\" (txid, unix_time) VALUES (?1, ?2)");
-  tx.bind(1, txid).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run();
-  Statement dirty(db, "INSERT INTO " + prefix + "\"t$dirty\" (tbl, first, last, txid) VALUES (?1, ?2, ?3, ?4)");
-  for (const auto &entry : changed_rows()) {
-    const std::vector<std::int64_t> &ids = entry.second;
-    for (size_t i = 0; i < ids.size();) {
-      size_t j = i;
-      while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
-      dirty.bind(1, entry.first).bind(2, ids[i]).bind(3, ids[j]).bind(4, txid).run();
-      i = j + 1;
+  tx.bind(1, txid_).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run();
+  if (!pending_.empty()) {
+    std::vector<Range> ranges = std::move(pending_);
+    pending_.clear();
+    std::sort(ranges.begin(), ranges.end(), [](const Range &a, const Range &b) {
+      int order = compare_names(a.table, b.table);
+      return order != 0 ? order < 0 : a.first < b.first;
+    });
+    Statement dirty(db, "INSERT INTO " + prefix + "\"t$dirty\" (tbl, first, last, txid) VALUES (?1, ?2, ?3, ?4)");
+    for (size_t i = 0; i < ranges.size();) {
+      Range merged = ranges[i++];
+      while (i < ranges.size() && iequals(ranges[i].table, merged.table) &&
+             (merged.last == INT64_MAX || ranges[i].first <= merged.last + 1)) {
+        merged.last = std::max(merged.last, ranges[i].last);
+        ++i;
+      }
+      dirty.bind(1, merged.table).bind(2, merged.first).bind(3, merged.last).bind(4, txid_).run();
     }
   }
-  changes_.clear();
-  marks_.clear();
-  flushed_ = true;
+  for (auto &mark : marks_) mark.second = 0;
   sqlite3_set_last_insert_rowid(db, last_rowid);
 }
 
+void ChangeLedger::end() {
+  txid_ = 0;
+  pending_.clear();
+  touched_.clear();
+  marks_.clear();
+  next_recid_.clear();
+}
+
+std::vector<std::string> ChangeLedger::changed_tables() const {
+  return std::vector<std::string>(touched_.begin(), touched_.end());
+}
+
+std::int64_t random_unused_recid(sqlite3 *db, const std::string &schema, const std::string &table) {
+  Statement used(db, "SELECT (SELECT count(*) FROM " + qualified(schema, live_table_name(table)) +
+                         " WHERE rowid = ?1) + (SELECT count(*) FROM " + qualified(schema, version_table_name(table)) +
+                         " WHERE z_recid = ?1)");
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    std::int64_t candidate = 0;
+    sqlite3_randomness(sizeof candidate, &candidate);
+    candidate &= INT64_MAX;
+    if (candidate == 0) continue;
+    used.bind(1, candidate);
+    bool taken = used.step() && used.column_int(0) > 0;
+    used.reset();
+    if (!taken) return candidate;
+  }
+  fail("invalid_argument", SQLITE_FULL);  // as SQLite's SQLITE_FULL for an exhausted rowid space
+}
+
+std::int64_t ChangeLedger::allocate_recid(sqlite3 *db, const std::string &schema, const std::string &table) {
+  auto found = next_recid_.find(table);
+  if (found == next_recid_.end()) {
+    std::int64_t highest = query_int(db, highest_recid_sql(schema, table));
+    NextRecid next;
+    if (highest != INT64_MAX) next.next = highest + 1;
+    found = next_recid_.emplace(table, next).first;
+  }
+  if (!found->second.next) return random_unused_recid(db, schema, table);
+  std::int64_t recid = *found->second.next;
+  if (recid == INT64_MAX) found->second.next.reset();
+  else found->second.next = recid + 1;
+  return recid;
+}
+
+void ChangeLedger::used_recid(const std::string &table, std::int64_t recid) {
+  auto found = next_recid_.find(table);
+  if (found == next_recid_.end() || !found->second.next) return;
+  if (recid < *found->second.next) return;
+  if (recid == INT64_MAX) found->second.next.reset();
+  else found->second.next = recid + 1;
+}
+
+// ---- connection registry -------------------------------------------------------
+
 namespace {
 std::mutex registry_mutex;
-std::map<sqlite3 *, ConnectionState *> &registry() {
-  static std::map<sqlite3 *, ConnectionState *> states;
+std::map<sqlite3 *, std::weak_ptr<ConnectionState>> &registry() {
+  static std::map<sqlite3 *, std::weak_ptr<ConnectionState>> states;
   return states;
 }
 }  // namespace
 
-ConnectionState *ConnectionState::find(sqlite3 *db) {
+ConnectionState::~ConnectionState() {
   std::lock_guard<std::mutex> lock(registry_mutex);
-  auto found = registry().find(db);
-  return found == registry().end() ? nullptr : found->second;
+  auto found = registry().find(db_);
+  if (found != registry().end() && found->second.expired()) registry().erase(found);
 }
 
-ConnectionState *ConnectionState::create(sqlite3 *db) {
+std::shared_ptr<ConnectionState> ConnectionState::find(sqlite3 *db) {
   std::lock_guard<std::mutex> lock(registry_mutex);
-  auto *state = new ConnectionState(db);
+  auto found = registry().find(db);
+  return found == registry().end() ? nullptr : found->second.lock();
+}
+
+std::shared_ptr<ConnectionState> ConnectionState::create(sqlite3 *db) {
+  auto state = std::make_shared<ConnectionState>(db);
+  std::lock_guard<std::mutex> lock(registry_mutex);
   registry()[db] = state;
   return state;
 }
 
-void ConnectionState::destroy(void *pointer) {
-  auto *state = static_cast<ConnectionState *>(pointer);
-  {
-    std::lock_guard<std::mutex> lock(registry_mutex);
-    auto found = registry().find(state->db_);
-    if (found != registry().end() && found->second == state) registry().erase(found);
-  }
-  delete state;
+void *ConnectionState::new_handle(const std::shared_ptr<ConnectionState> &state) {
+  return new std::shared_ptr<ConnectionState>(state);
 }
 
-std::int64_t current_txid(ConnectionState &connection, const std::string &schema) {
-  SchemaState &state = connection.schema(schema);
-  if (!state.txid)
-    state.txid = query_int(connection.db(),
-                           "SELECT coalesce(max(txid), 0) + 1 FROM " + quote_identifier(schema) + ".\"t$tx\"", 1);
-  return state.txid;
+void ConnectionState::release_handle(void *handle) { delete static_cast<std::shared_ptr<ConnectionState> *>(handle); }
+
+ConnectionState &ConnectionState::from_handle(void *handle) {
+  return **static_cast<std::shared_ptr<ConnectionState> *>(handle);
 }
 
 }  // namespace zumero

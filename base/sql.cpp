@@ -1,5 +1,6 @@
 #include "base/sql.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace zumero {
@@ -26,19 +27,30 @@ std::string quote_literal(std::string_view text) {
   return out + "'";
 }
 
+namespace {
+// SQLite folds only ASCII letters when it compares identifiers (sqlite3_stricmp).
+unsigned char fold(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  return (u >= 'A' && u <= 'Z') ? static_cast<unsigned char>(u + 32) : u;
+}
+}  // namespace
+
 std::string lower_ascii(std::string_view text) {
   std::string out(text);
-  for (char &c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char &c : out) c = static_cast<char>(fold(c));
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
+bool iequals(std::string_view a, std::string_view b) { return compare_names(a, b) == 0; }
+
+int compare_names(std::string_view a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = fold(a[i]), y = fold(b[i]);
+    if (x != y) return x < y ? -1 : 1;
   }
-  return true;
+  if (a.size() == b.size()) return 0;
+  return a.size() < b.size() ? -1 : 1;
 }
 
 void exec(sqlite3 *db, const std::string &sql) {
@@ -78,33 +90,40 @@ Statement &Statement::operator=(Statement &&other) noexcept {
   return *this;
 }
 
+// A failed bind (out of range index, too big, out of memory) is a programming or
+// resource error: it must not leave a statement running with a stale value.
+void Statement::check_bind(int rc) {
+  if (rc != SQLITE_OK) throw Error(rc, std::string("cannot bind a parameter: ") + sqlite3_errstr(rc));
+}
+
 Statement &Statement::bind(int index, std::int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
+  check_bind(sqlite3_bind_int64(stmt_, index, value));
   return *this;
 }
 
 Statement &Statement::bind(int index, double value) {
-  sqlite3_bind_double(stmt_, index, value);
+  check_bind(sqlite3_bind_double(stmt_, index, value));
   return *this;
 }
 
 Statement &Statement::bind(int index, std::string_view text) {
-  sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   return *this;
 }
 
-Statement &Statement::bind_blob(int index, const void *data, int size) {
-  sqlite3_bind_blob(stmt_, index, data, size, SQLITE_TRANSIENT);
+Statement &Statement::bind_blob(int index, const void *data, std::size_t size) {
+  check_bind(size ? sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_TRANSIENT)
+                  : sqlite3_bind_zeroblob(stmt_, index, 0));
   return *this;
 }
 
 Statement &Statement::bind_null(int index) {
-  sqlite3_bind_null(stmt_, index);
+  check_bind(sqlite3_bind_null(stmt_, index));
   return *this;
 }
 
 Statement &Statement::bind_value(int index, sqlite3_value *value) {
-  sqlite3_bind_value(stmt_, index, value);
+  check_bind(sqlite3_bind_value(stmt_, index, value));
   return *this;
 }
 

@@ -5,6 +5,8 @@
 #include "base/sqlite_api.h"
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -31,7 +33,15 @@ private:
 std::string quote_identifier(std::string_view name);  // "name" with inner quotes doubled
 std::string quote_literal(std::string_view text);     // 'text' with inner quotes doubled
 std::string lower_ascii(std::string_view text);
+// Table and column names compare as SQLite compares them: ASCII letters without case.
 bool iequals(std::string_view a, std::string_view b);
+int compare_names(std::string_view a, std::string_view b);
+struct NameLess {
+  bool operator()(std::string_view a, std::string_view b) const { return compare_names(a, b) < 0; }
+};
+template <typename T>
+using NameMap = std::map<std::string, T, NameLess>;
+using NameSet = std::set<std::string, NameLess>;
 
 // Runs one or more statements that return no rows of interest.
 void exec(sqlite3 *db, const std::string &sql);
@@ -54,7 +64,7 @@ public:
   Statement &bind(int index, double value);
   Statement &bind(int index, std::string_view text);
   Statement &bind(int index, const char *text) { return bind(index, std::string_view(text)); }
-  Statement &bind_blob(int index, const void *data, int size);
+  Statement &bind_blob(int index, const void *data, std::size_t size);
   Statement &bind_null(int index);
   Statement &bind_value(int index, sqlite3_value *value);
 
@@ -73,6 +83,7 @@ public:
   sqlite3_value *column_value(int i) const { return sqlite3_column_value(stmt_, i); }
 
 private:
+  static void check_bind(int rc);
   sqlite3 *db_ = nullptr;
   sqlite3_stmt *stmt_ = nullptr;
 };

@@ -1,4 +1,5 @@
-// Conflict resolution rules as stored in t$schema, and the line-based text merge.
+// Conflict resolution rules as stored in t$schema (row_rule and column_rule entries,
+// in the order they were added), and the line-based text merge.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -6,17 +7,18 @@
 #include <vector>
 
 #include "base/sqlite_api.h"
+#include "conflict/actions.h"
 
 namespace zumero::conflict {
 
 class Rules {
 public:
-  // Loads every row_rule and column_rule entry of the database, in order.
+  // Loads every valid row_rule and column_rule entry of the database, in order.
   static Rules load(sqlite3 *db, const std::string &schema);
 
   // The action for a row situation in table: the latest table rule, else the latest
   // rule for all tables, else the default (action_default entries remove a rule).
-  std::int64_t row_action(const std::string &table, std::int64_t situation) const;
+  std::int64_t row_action(const std::string &table, Situation situation) const;
   // The action for a column changed by both sides (may include attempt_text_merge).
   std::int64_t column_action(const std::string &table, const std::string &column) const;
 
@@ -31,6 +33,10 @@ private:
                     std::int64_t fallback) const;
   std::vector<Entry> entries_;
 };
+
+// A rule entry's detail JSON checked: situation and action valid, column a string or
+// null. Throws zumero::Error (invalid_argument) otherwise.
+void check_rule_detail(const std::string &kind, const std::string &detail_json);
 
 // Three-way, line-based merge (as version control tools do); nullopt on conflict.
 std::optional<std::string> merge_text(const std::string &ancestor, const std::string &ours, const std::string &theirs);

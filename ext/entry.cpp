@@ -14,19 +14,25 @@ int register_all(sqlite3 *db) {
   // The module relies on APIs added up to SQLite 3.24 (keyword check, nochange).
   if (sqlite3_libversion_number() < 3024000) return SQLITE_MISUSE;
   if (zumero::ConnectionState::find(db)) return SQLITE_OK;  // already registered here
-  zumero::ConnectionState *connection = zumero::ConnectionState::create(db);
-  // The module owns the state: SQLite destroys it when the connection closes.
+  std::shared_ptr<zumero::ConnectionState> connection;
+  try {
+    connection = zumero::ConnectionState::create(db);
+  } catch (...) {
+    return SQLITE_NOMEM;
+  }
+  // The module and every function share the state; the last one gone frees it.
   int rc = zumero::register_module(db, connection);
   if (rc != SQLITE_OK) return rc;
   rc = zumero::register_local_functions(db, connection);
   if (rc != SQLITE_OK) return rc;
-  rc = zumero::register_sync_functions(db, connection);
-  if (rc != SQLITE_OK) return rc;
-  // Rows removed by OR REPLACE reach the history only through delete triggers.
-  return sqlite3_exec(db, "PRAGMA recursive_triggers = 1", nullptr, nullptr, nullptr);
+  return zumero::register_sync_functions(db, connection);
 }
 
 }  // namespace
+
+namespace zumero {
+int register_zumero(sqlite3 *db) { return register_all(db); }
+}  // namespace zumero
 
 extern "C" int zumero_register(sqlite3 *db) { return register_all(db); }
 

@@ -24,10 +24,18 @@ void report_error(sqlite3_context *context, const std::exception &failure) {
   sqlite3_result_error_code(context, known ? known->code() : SQLITE_ERROR);
 }
 
-int create_function(sqlite3 *db, const char *name, int arguments, int flags, ConnectionState *connection,
+int create_function(sqlite3 *db, const char *name, int arguments, int flags,
+                    const std::shared_ptr<ConnectionState> &connection,
                     void (*body)(sqlite3_context *, int, sqlite3_value **)) {
-  return sqlite3_create_function_v2(db, name, arguments, SQLITE_UTF8 | flags, connection, body, nullptr, nullptr,
-                                    nullptr);
+  void *handle = nullptr;
+  try {
+    handle = ConnectionState::new_handle(connection);
+  } catch (...) {
+    return SQLITE_NOMEM;
+  }
+  // SQLite frees the handle when the function goes away, or at once if this fails.
+  return sqlite3_create_function_v2(db, name, arguments, SQLITE_UTF8 | flags, handle, body, nullptr, nullptr,
+                                    ConnectionState::release_handle);
 }
 
 namespace {
@@ -99,33 +107,37 @@ void internal_auth_scheme(sqlite3_context *context, int, sqlite3_value **argv) {
   });
 }
 
-// Called by the z$delete$ triggers: returns the current txid while the module deletes
-// rows of that table, itself or through OR REPLACE (and notes the row as changed), else NULL.
+// Called by the history triggers: while the module writes rows of `table`, returns
+// the transaction's id (and notes the row, which OR REPLACE may remove without the
+// module seeing it); NULL otherwise, so writes that are not local changes keep no
+// local history.
 void recording(sqlite3_context *context, int, sqlite3_value **argv) {
-  ConnectionState &connection = connection_of(context);
-  if (!connection.recording || !iequals(connection.recording->table, text_argument(argv[0]))) {
-    sqlite3_result_null(context);
-    return;
-  }
-  const RecordingContext &replace = *connection.recording;
-  if (!is_null(argv[1]))
-    connection.schema(replace.schema).note_changed(replace.table, sqlite3_value_int64(argv[1]));
-  sqlite3_result_int64(context, replace.txid);
+  guarded(context, [&] {
+    ConnectionState &connection = connection_of(context);
+    if (!connection.recording || !iequals(connection.recording->table, text_argument(argv[0]))) {
+      sqlite3_result_null(context);
+      return;
+    }
+    const RecordingContext &current = *connection.recording;
+    if (!is_null(argv[1])) current.ledger->note(current.table, sqlite3_value_int64(argv[1]));
+    sqlite3_result_int64(context, current.txid);
+  });
 }
 
-// Called by the z$update$ triggers: the local transaction id of the current write.
-void txid(sqlite3_context *context, int, sqlite3_value **argv) {
-  guarded(context, [&] { sqlite3_result_int64(context, current_txid(connection_of(context), text_argument(argv[0]))); });
+// The transaction id for triggers written by earlier versions of the module.
+void txid(sqlite3_context *context, int, sqlite3_value **) {
+  guarded(context, [&] {
+    ConnectionState &connection = connection_of(context);
+    if (connection.recording) sqlite3_result_int64(context, connection.recording->txid);
+    else sqlite3_result_null(context);
+  });
 }
 
 void purge_history(sqlite3_context *context, int, sqlite3_value **argv) {
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
     std::string schema = attached_argument(context, argv[0]);
-    for (const std::string &name : zumero_table_names(db, schema))
-      exec(db, "DELETE FROM " + qualified(schema, history_table_name(name)));
-    if (has_housekeeping(db, schema))
-      exec(db, "DELETE FROM " + qualified(schema, "t$sync") + " WHERE key = 'history_mark'");
+    quarantine::purge_history(db, schema);
     sqlite3_result_null(context);
   });
 }
@@ -134,7 +146,7 @@ void quarantine_since_last_sync(sqlite3_context *context, int, sqlite3_value **a
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
     std::string schema = attached_argument(context, argv[0]);
-    sqlite3_result_int64(context, zumero::quarantine_since_last_sync(db, schema));
+    sqlite3_result_int64(context, quarantine::quarantine_since_last_sync(db, schema));
   });
 }
 
@@ -142,7 +154,7 @@ void restore_quarantine(sqlite3_context *context, int, sqlite3_value **argv) {
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
     std::string schema = attached_argument(context, argv[0]);
-    zumero::restore_quarantine(db, schema, integer_argument(argv[1]));
+    quarantine::restore_quarantine(db, connection_of(context), schema, integer_argument(argv[1]));
     sqlite3_result_null(context);
   });
 }
@@ -196,12 +208,7 @@ void add_row_rule(sqlite3_context *context, int, sqlite3_value **argv) {
     std::optional<std::string> table = optional_text(argv[1]);
     std::int64_t situation = integer_argument(argv[2]);
     std::int64_t action = integer_argument(argv[3]);
-    bool valid_situation = situation == situation::kDelAfterMod || situation == situation::kModAfterDel ||
-                           situation == situation::kModAfterMod;
-    bool valid_action = action == action::kDefault || action == action::kAccept || action == action::kIgnore ||
-                        action == action::kReject ||
-                        (action == action::kColumnMerge && situation == situation::kModAfterMod);
-    if (!valid_situation || !valid_action) fail("invalid_argument");
+    if (!conflict::valid_row_rule(situation, action)) fail("invalid_argument");
     ensure_housekeeping(db, schema);
     nlohmann::json detail = {{"situation", situation}, {"action", action}};
     record_schema_change(db, schema, "row_rule", table, detail.dump());
@@ -216,10 +223,7 @@ void add_column_rule(sqlite3_context *context, int, sqlite3_value **argv) {
     std::optional<std::string> table = optional_text(argv[1]);
     std::optional<std::string> column = optional_text(argv[2]);
     std::int64_t action = integer_argument(argv[3]);
-    std::int64_t base = action & ~action::kAttemptTextMerge;
-    bool valid = base == action::kDefault || base == action::kAccept || base == action::kIgnore ||
-                 base == action::kReject;
-    if (!valid || (action == action::kAttemptTextMerge)) fail("invalid_argument");
+    if (!conflict::valid_column_rule(action)) fail("invalid_argument");
     ensure_housekeeping(db, schema);
     nlohmann::json detail = {{"column", column ? nlohmann::json(*column) : nlohmann::json(nullptr)},
                              {"action", action}};
@@ -317,7 +321,7 @@ void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
 
 }  // namespace
 
-int register_local_functions(sqlite3 *db, ConnectionState *connection) {
+int register_local_functions(sqlite3 *db, const std::shared_ptr<ConnectionState> &connection) {
   struct Definition {
     const char *name;
     int arguments;

@@ -7,21 +7,16 @@
 #include <string>
 #include <variant>
 
+#include "conflict/actions.h"
+
 namespace zumero {
 
-namespace action {
-constexpr std::int64_t kDefault = 0;
-constexpr std::int64_t kAccept = 1;
-constexpr std::int64_t kIgnore = 2;
-constexpr std::int64_t kReject = 4;
-constexpr std::int64_t kColumnMerge = 8;
-constexpr std::int64_t kAttemptTextMerge = 16;
-}  // namespace action
+namespace action = conflict::action;
 
 namespace situation {
-constexpr std::int64_t kDelAfterMod = 1;
-constexpr std::int64_t kModAfterDel = 2;
-constexpr std::int64_t kModAfterMod = 3;
+constexpr std::int64_t kDelAfterMod = static_cast<std::int64_t>(conflict::Situation::DelAfterMod);
+constexpr std::int64_t kModAfterDel = static_cast<std::int64_t>(conflict::Situation::ModAfterDel);
+constexpr std::int64_t kModAfterMod = static_cast<std::int64_t>(conflict::Situation::ModAfterMod);
 }  // namespace situation
 
 using NamedConstant = std::variant<std::int64_t, std::string>;

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ext/functions.h"
-#include "sync/client.h"
+#include "ext/sync_client.h"
 #include "sync/http_client.h"
 #include "sync/package.h"
 #include "base/catalog.h"
@@ -14,19 +14,28 @@
 namespace zumero {
 namespace {
 
-// Credentials are optional, but all three or none; NULLs count as absent.
-std::optional<sync::Credentials> credentials(int argc, sqlite3_value **argv, int first) {
+bool is_text(sqlite3_value *value) { return sqlite3_value_type(value) == SQLITE_TEXT; }
+
+// Credentials are optional, but all three or none (10.1.1); NULLs count as absent.
+std::optional<Credentials> credentials(int argc, sqlite3_value **argv, int first) {
   if (argc <= first) return std::nullopt;
-  bool any = !is_null(argv[first]) || !is_null(argv[first + 1]) || !is_null(argv[first + 2]);
-  if (!any) return std::nullopt;
-  return sync::Credentials{text_argument(argv[first]), text_argument(argv[first + 1]), text_argument(argv[first + 2])};
+  int given = 0;
+  for (int i = first; i < first + 3; ++i) {
+    if (is_null(argv[i])) continue;
+    if (!is_text(argv[i])) fail("invalid_argument");
+    ++given;
+  }
+  if (given == 0) return std::nullopt;
+  if (given != 3) fail("invalid_argument");
+  return Credentials{text_argument(argv[first]), text_argument(argv[first + 1]), text_argument(argv[first + 2])};
 }
 
-sync::SyncOptions sync_options(int argc, sqlite3_value **argv) {
+SyncOptions sync_options(int argc, sqlite3_value **argv) {
   if (argc != 3 && argc != 6 && argc != 7) fail("invalid_argument");
   for (int i = 0; i < 3; ++i)
-    if (is_null(argv[i])) fail("invalid_argument");
-  sync::SyncOptions options;
+    if (!is_text(argv[i])) fail("invalid_argument");
+  if (argc == 7 && !is_null(argv[6]) && !is_text(argv[6])) fail("invalid_argument");  // temp_dir
+  SyncOptions options;
   options.schema = text_argument(argv[0]);
   options.url = text_argument(argv[1]);
   options.dbfile = text_argument(argv[2]);
@@ -40,8 +49,8 @@ void result_text(sqlite3_context *context, const std::string &text) {
 
 void sync_function(sqlite3_context *context, int argc, sqlite3_value **argv) {
   guarded(context, [&] {
-    sync::SyncOptions options = sync_options(argc, argv);
-    sync::SyncStats stats = sync::run_sync(sqlite3_context_db_handle(context), connection_of(context), options);
+    SyncOptions options = sync_options(argc, argv);
+    SyncStats stats = run_sync(sqlite3_context_db_handle(context), connection_of(context), options);
     result_text(context, stats.text());
   });
 }
@@ -49,7 +58,7 @@ void sync_function(sqlite3_context *context, int argc, sqlite3_value **argv) {
 void pull_without_history(sqlite3_context *context, int argc, sqlite3_value **argv) {
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
-    sync::SyncOptions options = sync_options(argc, argv);
+    SyncOptions options = sync_options(argc, argv);
     options.without_history = true;
     require_attached(db, options.schema);
     // Only for the first sync of an empty database.
@@ -57,7 +66,7 @@ void pull_without_history(sqlite3_context *context, int argc, sqlite3_value **ar
         (has_housekeeping(db, options.schema) &&
          query_int(db, "SELECT count(*) FROM " + qualified(options.schema, "t$sync") + " WHERE key = 'base'") > 0))
       fail("invalid_argument");
-    result_text(context, sync::run_sync(db, connection_of(context), options).text());
+    result_text(context, run_sync(db, connection_of(context), options).text());
   });
 }
 
@@ -77,14 +86,20 @@ void storage_usage(sqlite3_context *context, int, sqlite3_value **argv) {
     auto auth = credentials(5, argv, 1);
     header["auth"] = auth ? nlohmann::json{{"scheme", auth->scheme}, {"user", auth->user}, {"password", auth->password}}
                           : nlohmann::json(nullptr);
+    std::string url = text_argument(argv[0]);
+    check_server_url(url);
     std::string body = sync::seal_envelope({header.dump(), std::string()});
-    HttpResponse response = http_post(text_argument(argv[0]), "/storage_usage", body, "application/x-zumero");
-    if (response.status != 200) sync::throw_http_error(connection_of(context), response.status, response.body);
-    nlohmann::json reply = nlohmann::json::parse(sync::open_envelope(response.body).header_json);
+    HttpResponse response = http_post(url, "/storage_usage", body, "application/x-zumero");
+    if (response.status != 200) throw_http_error(connection_of(context), response.status, response.body);
+    nlohmann::json reply =
+        nlohmann::json::parse(sync::open_envelope(response.body, std::size_t(64) << 20).header_json, nullptr, false);
+    if (!reply.is_object() || !reply.value("dbfiles", nlohmann::json()).is_array()) fail("http_other");
     exec(db, "CREATE TEMP TABLE " + quote_identifier(table) + " (dbfile TEXT, size INTEGER)");
     Statement insert(db, "INSERT INTO temp." + quote_identifier(table) + " (dbfile, size) VALUES (?1, ?2)");
-    for (const auto &entry : reply.value("dbfiles", nlohmann::json::array()))
-      insert.bind(1, entry.value("dbfile", "")).bind(2, entry.value("size", std::int64_t{0})).run();
+    for (const auto &entry : reply["dbfiles"]) {
+      if (!entry.is_object() || !entry.value("dbfile", nlohmann::json()).is_string()) fail("http_other");
+      insert.bind(1, entry["dbfile"].get<std::string>()).bind(2, entry.value("size", std::int64_t{0})).run();
+    }
     sqlite3_result_null(context);
   });
 }
@@ -97,7 +112,7 @@ void last_error_details(sqlite3_context *context, int, sqlite3_value **) {
 
 }  // namespace
 
-int register_sync_functions(sqlite3 *db, ConnectionState *connection) {
+int register_sync_functions(sqlite3 *db, const std::shared_ptr<ConnectionState> &connection) {
   const int direct = SQLITE_DIRECTONLY;
   int rc = SQLITE_OK;
   for (int count : {3, 6, 7}) {
@@ -105,8 +120,10 @@ int register_sync_functions(sqlite3 *db, ConnectionState *connection) {
     if (rc == SQLITE_OK)
       rc = create_function(db, "zumero_pull_without_history", count, direct, connection, pull_without_history);
   }
-  // Wrong argument counts still reach the function, which reports invalid_argument.
+  // Wrong argument counts still reach the functions, which report invalid_argument.
   if (rc == SQLITE_OK) rc = create_function(db, "zumero_sync", -1, direct, connection, sync_function);
+  if (rc == SQLITE_OK)
+    rc = create_function(db, "zumero_pull_without_history", -1, direct, connection, pull_without_history);
   if (rc == SQLITE_OK)
     rc = create_function(db, "zumero_get_storage_usage_on_server", 5, direct, connection, storage_usage);
   if (rc == SQLITE_OK) rc = create_function(db, "zumero_last_error_details", 0, 0, connection, last_error_details);

@@ -6,19 +6,39 @@
 #include "base/sql.h"
 
 namespace zumero::server {
+namespace {
+
+std::string random_token() {
+  unsigned char bytes[8];
+  sqlite3_randomness(sizeof bytes, bytes);
+  static const char digits[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : bytes) {
+    token += digits[b >> 4];
+    token += digits[b & 15];
+  }
+  return token;
+}
+
+}  // namespace
 
 Connection::Connection(const std::filesystem::path &path, bool create) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "cannot open dbfile";
-    sqlite3_close(db_);
+  try {
+    if (rc != SQLITE_OK) {
+      if (rc == SQLITE_CANTOPEN && !create) fail("no_such_dbfile", rc);
+      throw Error(rc, db_ ? sqlite3_errmsg(db_) : "cannot open dbfile");
+    }
+    sqlite3_busy_timeout(db_, 30000);
+    rc = zumero_register(db_);
+    if (rc != SQLITE_OK) throw Error(rc, "cannot register zumero on a dbfile");
+    exec(db_, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+  } catch (...) {
+    sqlite3_close_v2(db_);
     db_ = nullptr;
-    throw Error(rc, message);
+    throw;
   }
-  sqlite3_busy_timeout(db_, 30000);
-  zumero_register(db_);
-  exec(db_, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
 }
 
 Connection::~Connection() { sqlite3_close_v2(db_); }
@@ -32,32 +52,40 @@ std::mutex &DbfileStore::writer_lock(const std::string &dbfile) {
 
 PooledConnection::~PooledConnection() {
   // A connection left inside a transaction (an exception on the way) is not reused.
-  if (connection_ && sqlite3_get_autocommit(connection_->get())) store_.give_back(dbfile_, std::move(connection_));
+  if (connection_ && sqlite3_get_autocommit(connection_->get()))
+    store_.give_back(dbfile_, generation_, std::move(connection_));
 }
 
 PooledConnection DbfileStore::acquire(const std::string &dbfile, bool create) {
+  std::uint64_t generation = 0;
   {
     std::lock_guard<std::mutex> guard(pool_mutex_);
-    auto &idle = idle_[dbfile];
-    if (!idle.empty()) {
-      std::unique_ptr<Connection> connection = std::move(idle.back());
-      idle.pop_back();
-      return PooledConnection(*this, dbfile, std::move(connection));
+    Pool &pool = pools_[dbfile];
+    generation = pool.generation;
+    if (!pool.idle.empty()) {
+      std::unique_ptr<Connection> connection = std::move(pool.idle.back());
+      pool.idle.pop_back();
+      return PooledConnection(*this, dbfile, generation, std::move(connection));
     }
   }
-  return PooledConnection(*this, dbfile, std::make_unique<Connection>(path_of(dbfile), create));
+  return PooledConnection(*this, dbfile, generation, std::make_unique<Connection>(path_of(dbfile), create));
 }
 
-void DbfileStore::give_back(const std::string &dbfile, std::unique_ptr<Connection> connection) {
+void DbfileStore::give_back(const std::string &dbfile, std::uint64_t generation,
+                            std::unique_ptr<Connection> connection) {
   std::lock_guard<std::mutex> guard(pool_mutex_);
-  auto &idle = idle_[dbfile];
-  if (idle.size() < 8) idle.push_back(std::move(connection));
+  Pool &pool = pools_[dbfile];
+  // A connection to a discarded file would write into a file nobody can see.
+  if (pool.generation != generation) return;
+  if (pool.idle.size() < 8) pool.idle.push_back(std::move(connection));
 }
 
 void DbfileStore::discard(const std::string &dbfile) {
   {
     std::lock_guard<std::mutex> guard(pool_mutex_);
-    idle_.erase(dbfile);
+    Pool &pool = pools_[dbfile];
+    pool.idle.clear();
+    ++pool.generation;
   }
   std::error_code ignored;
   for (const char *suffix : {"", "-wal", "-shm", "-journal"})
@@ -66,8 +94,9 @@ void DbfileStore::discard(const std::string &dbfile) {
 
 void ensure_server_tables(sqlite3 *db) {
   ensure_housekeeping(db, "main");
-  exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT PRIMARY KEY, pkg INTEGER NOT NULL, "
-           "version INTEGER NOT NULL, reply BLOB NOT NULL)");
+  exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT NOT NULL, pkg INTEGER NOT NULL, "
+           "digest TEXT NOT NULL, version INTEGER NOT NULL, reply BLOB NOT NULL, PRIMARY KEY (client, pkg));"
+           "CREATE TABLE IF NOT EXISTS \"t$versions\" (version INTEGER PRIMARY KEY, token TEXT NOT NULL);");
 }
 
 std::int64_t current_version(sqlite3 *db) {
@@ -75,9 +104,22 @@ std::int64_t current_version(sqlite3 *db) {
   return query_int(db, "SELECT value FROM \"t$sync\" WHERE key = 'version'", 0);
 }
 
-void set_current_version(sqlite3 *db, std::int64_t version) {
+std::string version_token(sqlite3 *db, std::int64_t version) {
+  if (version <= 0) return std::string();
+  Statement exists(db, "SELECT 1 FROM sqlite_master WHERE name = 't$versions'");
+  if (!exists.step()) return std::string();
+  Statement select(db, "SELECT token FROM \"t$versions\" WHERE version = ?1");
+  select.bind(1, version);
+  return select.step() ? select.column_text(0) : std::string();
+}
+
+std::string advance_version(sqlite3 *db, std::int64_t version) {
+  std::string token = random_token();
+  Statement record(db, "INSERT OR REPLACE INTO \"t$versions\" (version, token) VALUES (?1, ?2)");
+  record.bind(1, version).bind(2, token).run();
   Statement update(db, "INSERT OR REPLACE INTO \"t$sync\" (key, value) VALUES ('version', ?1)");
   update.bind(1, version).run();
+  return token;
 }
 
 }  // namespace zumero::server

@@ -29,12 +29,15 @@ private:
 
 class DbfileStore;
 
-// A connection borrowed from the store; goes back to its pool when destroyed.
+// A connection borrowed from the store; goes back to its pool when destroyed, unless
+// the dbfile was discarded meanwhile.
 class PooledConnection {
 public:
-  PooledConnection(DbfileStore &store, std::string dbfile, std::unique_ptr<Connection> connection)
-      : store_(store), dbfile_(std::move(dbfile)), connection_(std::move(connection)) {}
+  PooledConnection(DbfileStore &store, std::string dbfile, std::uint64_t generation,
+                   std::unique_ptr<Connection> connection)
+      : store_(store), dbfile_(std::move(dbfile)), generation_(generation), connection_(std::move(connection)) {}
   ~PooledConnection();
+  PooledConnection(PooledConnection &&) = default;
   PooledConnection(const PooledConnection &) = delete;
   PooledConnection &operator=(const PooledConnection &) = delete;
   sqlite3 *get() const { return connection_->get(); }
@@ -42,6 +45,7 @@ public:
 private:
   DbfileStore &store_;
   std::string dbfile_;
+  std::uint64_t generation_;
   std::unique_ptr<Connection> connection_;
 };
 
@@ -51,9 +55,11 @@ public:
 
   // Connections stay open between requests: reopening a WAL database for every
   // request would checkpoint it (and sync the disk) each time the last one closes.
+  // Without `create`, a dbfile that does not exist throws zumero::Error.
   PooledConnection acquire(const std::string &dbfile, bool create);
-  void give_back(const std::string &dbfile, std::unique_ptr<Connection> connection);
+  void give_back(const std::string &dbfile, std::uint64_t generation, std::unique_ptr<Connection> connection);
   // Closes the pooled connections of dbfile and removes its files (a failed creation).
+  // Connections borrowed before are closed when they come back.
   void discard(const std::string &dbfile);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
@@ -63,17 +69,26 @@ public:
   const std::filesystem::path &data_dir() const { return data_dir_; }
 
 private:
+  struct Pool {
+    std::uint64_t generation = 0;
+    std::vector<std::unique_ptr<Connection>> idle;
+  };
   std::filesystem::path data_dir_;
   std::mutex locks_mutex_;
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;
   std::mutex pool_mutex_;
-  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
+  std::map<std::string, Pool> pools_;
 };
 
-// Server-side bookkeeping in a dbfile: its current version, and per client the last
-// package applied with the reply it got (so a retried push gets the same answer).
+// Server-side bookkeeping in a dbfile: its current version with a random token per
+// version (so a client can tell this history from another one under the same numbers,
+// after a restore from backup), and per client the packages applied with the replies
+// they got (so a retried push gets the same answer).
 void ensure_server_tables(sqlite3 *db);
 std::int64_t current_version(sqlite3 *db);
-void set_current_version(sqlite3 *db, std::int64_t version);
+// The token of a version; empty for version 0 or a version this dbfile never had.
+std::string version_token(sqlite3 *db, std::int64_t version);
+// Makes `version` the current version with a fresh token; returns the token.
+std::string advance_version(sqlite3 *db, std::int64_t version);
 
 }  // namespace zumero::server

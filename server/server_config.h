@@ -30,6 +30,12 @@ struct ServerConfig {
   // Request bodies larger than this are refused with HTTP 413.
   std::size_t max_body_bytes = std::size_t(64) << 20;
 
+  // The largest uncompressed payload of one request; larger ones get HTTP 413.
+  std::size_t max_payload_bytes = std::size_t(16) << 20;
+
+  // The largest package one push may carry across all its parts.
+  std::size_t max_push_bytes = std::size_t(256) << 20;
+
   // Target size of one pull response chunk, for the sync service.
   std::size_t pull_chunk_bytes = std::size_t(4) << 20;
 

@@ -1,5 +1,6 @@
 #include "server/server_log.h"
 
+#include "base/connection_state.h"
 #include "sync/row_store.h"
 #include "base/catalog.h"
 #include "base/sql.h"
@@ -26,12 +27,13 @@ void ServerLog::append(const LogEntry &entry) {
              "txid_max INTEGER)");
     // Created by the server itself: the entry is server history, not a pending change.
     exec(db, "UPDATE \"t$schema\" SET rv = 1 WHERE rv IS NULL; DELETE FROM \"t$dirty\"");
-    set_current_version(db, 1);
+    advance_version(db, 1);
   }
   std::int64_t version = current_version(db) + 1;
   sync::RowStore rows(db, "main", "log");
   rows.ensure_server_indexes();
-  std::int64_t recid = rows.max_recid() + 1;
+  std::int64_t highest = rows.max_recid();
+  std::int64_t recid = highest < INT64_MAX ? highest + 1 : random_unused_recid(db, "main", "log");
   rows.insert_live(recid, {text(entry.dbfile), text(entry.url), text(entry.ip_address), integer(entry.unix_time),
                            text(entry.scheme), text(entry.username), integer(entry.request_size),
                            integer(entry.response_size), integer(entry.status), integer(entry.elapsed),
@@ -39,7 +41,7 @@ void ServerLog::append(const LogEntry &entry) {
                            integer(entry.full_request_size), integer(entry.full_response_size),
                            integer(entry.txid_max)});
   rows.set_version(recid, version, false);
-  set_current_version(db, version);
+  advance_version(db, version);
   transaction.commit();
 }
 

@@ -1,6 +1,7 @@
 // The sync routes: /push applies a package as one new version of a dbfile (or
-// nothing), /pull returns what changed since the client's base version, and
-// /storage_usage lists dbfile sizes. Every request is written to the server log.
+// nothing), /pull returns what changed since the client's base version, /versions
+// tells a client where its history and the server's part, and /storage_usage lists
+// dbfile sizes. Every request is written to the server log.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -8,17 +9,20 @@
 #include <ctime>
 #include <thread>
 
-#include "conflict/push_apply.h"
-#include "server/dbfile_store.h"
-#include "server/logging.h"
-#include "server/request.h"
-#include "server/server_log.h"
-#include "sync/client.h"
-#include "sync/package.h"
-#include "sync/pull.h"
-#include "sync/row_store.h"
 #include "base/catalog.h"
 #include "base/sql.h"
+#include "server/apply_authorizer.h"
+#include "server/dbfile_store.h"
+#include "server/logging.h"
+#include "server/pull_builder.h"
+#include "server/push_apply.h"
+#include "server/push_staging.h"
+#include "server/request.h"
+#include "server/request_header.h"
+#include "server/server_log.h"
+#include "sync/package.h"
+#include "sync/protocol.h"
+#include "sync/row_store.h"
 
 namespace zumero::server {
 namespace {
@@ -26,25 +30,70 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-struct Call {
-  json header;
-  sync::Package package;
-  std::size_t full_request = 0;
-  LogEntry log;
+using sync::kMaxClientId;
+using sync::kMaxDbfileName;
+using sync::kMaxToken;
+using sync::valid_dbfile_name;
+constexpr std::int64_t kMaxParts = 100000;
+constexpr int kKeptPackagesPerClient = 8;
+
+bool valid_client_id(const std::string &client) {
+  if (client.empty()) return false;
+  for (char c : client)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+// What every route receives: the parsed request and the log entry it fills in.
+struct RequestContext {
+  const Request &request;
+  RequestHeader header;
+  std::string package;
+  LogEntry &log;
+  std::string dbfile;
 };
 
-Response envelope_response(const json &header, const std::string &package, LogEntry &log) {
+Response envelope_response(int status, const json &header, const std::string &package, LogEntry &log) {
   std::size_t full = 0;
   Response response;
+  response.status = status;
   response.body = sync::seal_envelope({header.dump(), package}, &full);
   response.content_type = "application/x-zumero";
   log.full_response_size = static_cast<std::int64_t>(full);
   return response;
 }
 
+Response refusal_response(const Refusal &refusal) {
+  json body = {{"error", refusal.identifier()}, {"message", refusal.what()}, {"details", refusal.details()}};
+  return Response{refusal.status(), body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json"};
+}
+
+// "zumero:unique_constraint_violation (...)" -> "unique_constraint_violation".
+std::string identifier_of(const std::string &message) {
+  std::string rest = message.substr(7);
+  size_t end = rest.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_");
+  return end == std::string::npos ? rest : rest.substr(0, end);
+}
+
+[[noreturn]] void history_diverged(std::int64_t current) {
+  throw Refusal(409, "history_diverged", "the client's base version is not part of this dbfile's history",
+                {{"version", current}});
+}
+
+// The client's base must be a version this dbfile had, with the token it had.
+void check_base(sqlite3 *db, std::int64_t base, const std::optional<std::string> &token, std::int64_t current) {
+  if (base > current) history_diverged(current);
+  if (base == 0) return;
+  std::string known = version_token(db, base);
+  if (known.empty() || !token || *token != known) history_diverged(current);
+}
+
 class SyncService final : public Service {
 public:
-  explicit SyncService(const ServerConfig &config) : config_(config), store_(config.data_dir), log_(store_) {}
+  explicit SyncService(const ServerConfig &config)
+      : config_(config), store_(config.data_dir), log_(store_),
+        staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes) {}
 
   void start() override {
     std::filesystem::create_directories(config_.data_dir);
@@ -76,103 +125,189 @@ public:
 
 private:
   Response dispatch(const Request &request, LogEntry &log) {
-    Call call;
     try {
-      std::size_t full = 0;
-      sync::Envelope envelope = sync::open_envelope(request.body, &full);
-      log.full_request_size = static_cast<std::int64_t>(full);
-      call.header = json::parse(envelope.header_json);
-      if (!call.header.is_object()) return json_error(400, "http_400", "the request header is not a JSON object");
-      call.package = sync::decode_package(envelope.package_bytes);
-      if (call.header.contains("auth") && call.header["auth"].is_object()) {
-        log.scheme = call.header["auth"].value("scheme", "");
-        log.username = call.header["auth"].value("user", "");
-      }
-    } catch (const std::exception &failure) {
-      return json_error(400, "http_400", std::string("malformed request: ") + failure.what());
-    }
-    try {
-      if (request.path == "/storage_usage") return storage_usage(log);
-      std::string dbfile = call.header.value("dbfile", "");
-      log.dbfile = dbfile;
-      bool push = request.path == "/push";
-      if (!sync::valid_dbfile_name(dbfile, push)) return json_error(400, "invalid_dbfile_name", "invalid dbfile name");
-      if (push) return handle_push(dbfile, call, log);
-      if (request.path == "/pull") return handle_pull(dbfile, call, log);
-      return json_error(404, "http_other", "no such route");
-    } catch (const conflict::Rejection &rejection) {
+      sync::Envelope envelope = open(request, log);
+      RequestContext context{request, RequestHeader(envelope.header_json), std::move(envelope.package_bytes), log, {}};
+      note_credentials(context);
+      return route(context);
+    } catch (const Refusal &refusal) {
+      return refusal_response(refusal);
+    } catch (const Rejection &rejection) {
       log.constraint_details = rejection.details();
       json body = {{"error", rejection.identifier()}, {"message", rejection.what()},
                    {"details", json::parse(rejection.details(), nullptr, false)}};
-      return Response{406, body.dump(), "application/json"};
-    } catch (const json::exception &failure) {
-      return json_error(400, "http_400", failure.what());
+      return Response{406, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json"};
+    } catch (const sync::DecodeError &failure) {
+      return refusal_response(Refusal(400, "http_400", std::string("malformed package: ") + failure.what()));
     } catch (const Error &failure) {
-      // A zumero error caused by what the client sent (an unknown table, a table
-      // definition that cannot be created, ...): the client's fault, nothing applied.
       std::string message = failure.what();
-      if (message.rfind("zumero:", 0) != 0) throw;
-      return json_error(400, message.substr(7), message);
+      // A zumero error caused by what the client sent (an unknown table, a definition
+      // that is refused, ...): the client's mistake, nothing applied.
+      if (message.rfind("zumero:", 0) == 0) return refusal_response(Refusal(400, identifier_of(message), message));
+      if ((failure.code() & 0xff) == SQLITE_TOOBIG)
+        return refusal_response(Refusal(413, "payload_too_large", "a value is larger than the server accepts"));
+      log_error(request.path, " failed: ", message);
+      return refusal_response(Refusal(500, "http_500", "internal error"));
     }
   }
 
-  Response handle_push(const std::string &dbfile, Call &call, LogEntry &log) {
-    std::string client = call.header.value("client", "");
-    std::int64_t number = call.header.value("pkg", std::int64_t{0});
-    if (client.empty() || number <= 0) return json_error(400, "http_400", "push without client identity");
-    std::lock_guard<std::mutex> writer(store_.writer_lock(dbfile));
-    bool created = !store_.exists(dbfile);
-    if (created && call.package.empty()) return json_error(400, "http_400", "nothing to push");
-    if (!created) return apply_push(dbfile, call, log, false);
-    // A dbfile is created only by a push that succeeds.
+  sync::Envelope open(const Request &request, LogEntry &log) {
+    std::size_t full = 0;
     try {
-      return apply_push(dbfile, call, log, true);
+      sync::Envelope envelope = sync::open_envelope(request.body, config_.max_payload_bytes, &full);
+      log.full_request_size = static_cast<std::int64_t>(full);
+      return envelope;
+    } catch (const sync::PayloadTooLarge &) {
+      throw Refusal(413, "payload_too_large", "the payload is larger than the server accepts",
+                    {{"max_payload_bytes", config_.max_payload_bytes}, {"max_body_bytes", config_.max_body_bytes}});
+    } catch (const sync::DecodeError &failure) {
+      throw Refusal(400, "http_400", std::string("malformed request: ") + failure.what());
+    }
+  }
+
+  static void note_credentials(RequestContext &context) {
+    const json &auth = context.header.value("auth");
+    if (auth.is_null()) return;
+    if (!auth.is_object()) refuse("'auth' must be an object or null");
+    for (const char *field : {"scheme", "user", "password"})
+      if (!auth.contains(field) || !auth[field].is_string()) refuse("'auth' needs scheme, user and password");
+    context.log.scheme = auth["scheme"].get<std::string>();
+    context.log.username = auth["user"].get<std::string>();
+  }
+
+  Response route(RequestContext &context) {
+    const std::string &path = context.request.path;
+    if (path == "/storage_usage") return storage_usage(context);
+    bool push = path == "/push";
+    context.dbfile = context.header.text("dbfile", 4 * kMaxDbfileName);
+    context.log.dbfile = context.dbfile;
+    if (!valid_dbfile_name(context.dbfile, push))
+      throw Refusal(400, "invalid_dbfile_name", "invalid dbfile name");
+    if (push) return handle_push(context);
+    if (!push && !context.package.empty()) refuse("only a push carries a package");
+    if (path == "/pull") return handle_pull(context);
+    if (path == "/versions") return handle_versions(context);
+    throw Refusal(404, "http_404", "no such route");
+  }
+
+  // ---- push ----------------------------------------------------------------------
+
+  Response handle_push(RequestContext &context) {
+    const RequestHeader &header = context.header;
+    PartKey key;
+    key.dbfile = context.dbfile;
+    key.client = header.text("client", kMaxClientId);
+    if (!valid_client_id(key.client)) refuse("'client' must be letters, digits, '_' or '-'");
+    key.pkg = header.integer("pkg", 1, INT64_MAX);
+    key.parts = header.integer_or("parts", 1, 1, kMaxParts);
+    key.digest = header.optional_text("digest", kMaxToken).value_or(sync::digest_hex(context.package));
+    std::int64_t part = header.integer_or("part", 1, 1, key.parts);
+    if (part < key.parts) {
+      sync::PackageReader check(context.package);  // a broken part is refused now, not at the end
+      while (check.next() != sync::PackageReader::Section::End) {
+      }
+      staging_.put(key, part, context.package);
+      return envelope_response(202, {{"received", part}}, std::string(), context.log);
+    }
+    std::lock_guard<std::mutex> writer(store_.writer_lock(context.dbfile));
+    bool created = !store_.exists(context.dbfile);
+    if (created && context.package.empty() && key.parts == 1) refuse("nothing to push");
+    bool committed = false;
+    try {
+      Response response = apply_push(context, key, created, committed);
+      if (key.parts > 1) staging_.forget(key);
+      return response;
     } catch (...) {
-      store_.discard(dbfile);
+      // A dbfile is created only by a push that succeeds.
+      if (created && !committed) store_.discard(context.dbfile);
       throw;
     }
   }
 
+  PartSource part_source(const RequestContext &context, const PartKey &key) {
+    PartSource parts;
+    parts.count = static_cast<std::size_t>(key.parts);
+    parts.load = [this, &context, key](std::size_t index) -> std::string {
+      if (static_cast<std::int64_t>(index) + 1 == key.parts) return context.package;
+      std::optional<std::string> part = staging_.get(key, static_cast<std::int64_t>(index) + 1);
+      if (!part) throw Refusal(400, "missing_part", "a part of this push is missing", {{"part", index + 1}});
+      return *part;
+    };
+    return parts;
+  }
+
+  // The stored answer for a package applied before, when the retry is the same package.
+  std::optional<Response> earlier_answer(sqlite3 *db, RequestContext &context, const PartKey &key) {
+    Statement previous(db, "SELECT digest, version, reply FROM \"t$clients\" WHERE client = ?1 AND pkg = ?2");
+    previous.bind(1, key.client).bind(2, key.pkg);
+    if (previous.step()) {
+      // The same number with other content: a copied or restored database file.
+      if (previous.column_text(0) != key.digest) reused_identity();
+      std::int64_t version = previous.column_int(1);
+      const void *data = sqlite3_column_blob(previous.get(), 2);
+      std::string reply(static_cast<const char *>(data ? data : ""), sqlite3_column_bytes(previous.get(), 2));
+      return envelope_response(200, {{"version", version}, {"token", version_token(db, version)}}, reply, context.log);
+    }
+    Statement latest(db, "SELECT max(pkg) FROM \"t$clients\" WHERE client = ?1");
+    latest.bind(1, key.client);
+    if (latest.step() && !latest.is_null(0) && latest.column_int(0) >= key.pkg) reused_identity();
+    return std::nullopt;
+  }
+
+  [[noreturn]] static void reused_identity() {
+    throw Refusal(409, "client_identity_reused", "another database already used this client identity");
+  }
+
   // Runs under the dbfile's writer lock.
-  Response apply_push(const std::string &dbfile, Call &call, LogEntry &log, bool created) {
-    std::int64_t base = call.header.value("base", std::int64_t{0});
-    std::string client = call.header.value("client", "");
-    std::int64_t number = call.header.value("pkg", std::int64_t{0});
-    PooledConnection connection = store_.acquire(dbfile, true);
+  Response apply_push(RequestContext &context, const PartKey &key, bool created, bool &committed) {
+    const RequestHeader &header = context.header;
+    std::int64_t base = header.integer("base", 0, INT64_MAX);
+    std::optional<std::string> base_token = header.optional_text("base_token", kMaxToken);
+    PooledConnection connection = store_.acquire(context.dbfile, true);
     sqlite3 *db = connection.get();
     Transaction transaction(db, "BEGIN IMMEDIATE");
     ensure_server_tables(db);
+    if (std::optional<Response> answer = earlier_answer(db, context, key)) return *answer;
     std::int64_t version = current_version(db);
-    Statement previous(db, "SELECT pkg, version, reply FROM \"t$clients\" WHERE client = ?1");
-    previous.bind(1, client);
-    if (previous.step() && previous.column_int(0) >= number) {
-      // Applied before and the reply was lost: the same answer, nothing applied twice.
-      const void *data = sqlite3_column_blob(previous.get(), 2);
-      std::string reply(static_cast<const char *>(data ? data : ""), sqlite3_column_bytes(previous.get(), 2));
-      return envelope_response({{"version", previous.column_int(1)}}, reply, log);
+    check_base(db, base, base_token, version);
+    if (version == INT64_MAX) refuse("the dbfile has no versions left");
+    std::string reply;
+    {
+      ApplyAuthorizer authorizer(db);
+      reply = server::apply_push(db, part_source(context, key), base, version + 1);
     }
-    previous.reset();
-    if (base > version) return json_error(400, "http_400", "the client is ahead of the server");
-    std::string reply = sync::encode_package(conflict::apply_push(db, std::move(call.package), base, version + 1));
-    for (const std::string &table : zumero_table_names(db, "main")) sync::RowStore(db, "main", table).ensure_server_indexes();
-    set_current_version(db, version + 1);
-    Statement remember(db, "INSERT OR REPLACE INTO \"t$clients\" (client, pkg, version, reply) VALUES (?1, ?2, ?3, ?4)");
-    remember.bind(1, client).bind(2, number).bind(3, version + 1).bind_blob(4, reply.data(), static_cast<int>(reply.size())).run();
+    std::string token = advance_version(db, version + 1);
+    remember(db, key, version + 1, reply);
     stall_for_tests();
     transaction.commit();
-    if (created) {
-      LogEntry entry;
-      entry.dbfile = dbfile;
-      entry.url = "CREATE_DBFILE";
-      entry.ip_address = log.ip_address;
-      entry.unix_time = log.unix_time;
-      entry.scheme = log.scheme;
-      entry.username = log.username;
-      entry.status = 200;
+    committed = true;
+    if (created) log_creation(context);
+    context.log.txid_max = version + 1;
+    return envelope_response(200, {{"version", version + 1}, {"token", token}}, reply, context.log);
+  }
+
+  static void remember(sqlite3 *db, const PartKey &key, std::int64_t version, const std::string &reply) {
+    Statement insert(db, "INSERT INTO \"t$clients\" (client, pkg, digest, version, reply) VALUES (?1, ?2, ?3, ?4, ?5)");
+    insert.bind(1, key.client).bind(2, key.pkg).bind(3, key.digest).bind(4, version);
+    insert.bind_blob(5, reply.data(), reply.size()).run();
+    Statement prune(db, "DELETE FROM \"t$clients\" WHERE client = ?1 AND pkg <= ?2");
+    prune.bind(1, key.client).bind(2, key.pkg - kKeptPackagesPerClient).run();
+  }
+
+  void log_creation(const RequestContext &context) {
+    LogEntry entry;
+    entry.dbfile = context.dbfile;
+    entry.url = "CREATE_DBFILE";
+    entry.ip_address = context.log.ip_address;
+    entry.unix_time = context.log.unix_time;
+    entry.scheme = context.log.scheme;
+    entry.username = context.log.username;
+    entry.status = 200;
+    try {
       log_.append(entry);
+    } catch (const std::exception &failure) {
+      log_error("cannot write the server log: ", failure.what());
     }
-    log.txid_max = version + 1;
-    return envelope_response({{"version", version + 1}}, reply, log);
   }
 
   // With ZUMERO_TEST_HOOKS=1, ZUMERO_TEST_PUSH_STALL_MS holds a push inside its write
@@ -183,48 +318,80 @@ private:
     if (stall) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(stall)));
   }
 
-  Response handle_pull(const std::string &dbfile, Call &call, LogEntry &log) {
-    if (!store_.exists(dbfile)) return json_error(404, "http_other", "no such dbfile");
-    sync::PullRequest pull;
-    pull.base = call.header.value("base", std::int64_t{0});
-    pull.target = call.header.value("target", std::int64_t{0});
-    pull.exclude = call.header.value("exclude", std::int64_t{0});
-    pull.history = call.header.value("history", true);
+  // ---- pull ----------------------------------------------------------------------
+
+  Response handle_pull(RequestContext &context) {
+    const RequestHeader &header = context.header;
+    PullRequest pull;
+    pull.base = header.integer("base", 0, INT64_MAX);
+    std::optional<std::string> base_token = header.optional_text("base_token", kMaxToken);
+    pull.target = header.integer_or("target", 0, 0, INT64_MAX);
+    pull.exclude = header.integer_or("exclude", 0, 0, INT64_MAX);
+    pull.history = header.boolean_or("history", true);
+    pull.cursor = parse_cursor(header.value("cursor"));
     pull.chunk_bytes = config_.pull_chunk_bytes;
-    if (call.header.contains("cursor") && call.header["cursor"].is_object()) {
-      const json &cursor = call.header["cursor"];
-      pull.cursor = {cursor.value("phase", 0), cursor.value("table", ""), cursor.value("after", std::int64_t{0})};
-    }
-    PooledConnection connection = store_.acquire(dbfile, false);
+    if (!store_.exists(context.dbfile)) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
+    PooledConnection connection = store_.acquire(context.dbfile, false);
     sqlite3 *db = connection.get();
     Transaction read(db, "BEGIN");
     std::int64_t version = current_version(db);
-    if (pull.base > version) return json_error(400, "http_400", "the client is ahead of the server");
+    check_base(db, pull.base, base_token, version);
     if (pull.base == version && pull.cursor.phase == 0) {
-      log.full_response_size = 0;
+      context.log.full_response_size = 0;
       return Response{304, std::string(), "application/x-zumero"};
     }
-    sync::PullResult result = sync::build_pull(db, pull, version);
+    if (pull.target > version || (pull.target && pull.target < pull.base)) refuse("'target' is out of range");
+    PullResult result = build_pull(db, pull, version);
+    std::string token = version_token(db, result.target);
     read.commit();
-    json header = {{"target", result.target}, {"partial", result.partial}};
-    if (result.partial)
-      header["cursor"] = {{"phase", result.next.phase}, {"table", result.next.table}, {"after", result.next.after}};
-    return envelope_response(header, sync::encode_package(result.package), log);
+    json reply = {{"target", result.target}, {"token", token}, {"partial", result.partial}};
+    if (result.partial) reply["cursor"] = cursor_json(result.next);
+    return envelope_response(200, reply, result.package, context.log);
   }
 
-  Response storage_usage(LogEntry &log) {
+  // ---- versions ------------------------------------------------------------------
+
+  // The newest of the client's (version, token) pairs this dbfile agrees with.
+  Response handle_versions(RequestContext &context) {
+    const json &versions = context.header.value("versions");
+    if (!versions.is_array() || versions.size() > 256) refuse("'versions' must be a list of at most 256 pairs");
+    if (!store_.exists(context.dbfile)) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
+    PooledConnection connection = store_.acquire(context.dbfile, false);
+    sqlite3 *db = connection.get();
+    Transaction read(db, "BEGIN");
+    std::int64_t current = current_version(db);
+    std::int64_t common = 0;
+    for (const json &pair : versions) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() || !pair[1].is_string())
+        refuse("'versions' must hold [version, token] pairs");
+      std::int64_t version = pair[0].get<std::int64_t>();
+      if (version <= common || version > current) continue;
+      if (version_token(db, version) == pair[1].get<std::string>()) common = version;
+    }
+    json reply = {{"common", common}, {"token", version_token(db, common)}, {"current", current}};
+    read.commit();
+    return envelope_response(200, reply, std::string(), context.log);
+  }
+
+  // ---- storage usage -------------------------------------------------------------
+
+  Response storage_usage(RequestContext &context) {
     json dbfiles = json::array();
     for (const auto &entry : std::filesystem::directory_iterator(store_.data_dir())) {
-      if (entry.path().extension() != ".db") continue;
-      dbfiles.push_back({{"dbfile", entry.path().stem().string()},
-                         {"size", static_cast<std::int64_t>(std::filesystem::file_size(entry.path()))}});
+      std::string name = entry.path().stem().string();
+      if (entry.path().extension() != ".db" || !valid_dbfile_name(name, false)) continue;
+      std::error_code error;
+      auto size = std::filesystem::file_size(entry.path(), error);
+      if (error) continue;
+      dbfiles.push_back({{"dbfile", name}, {"size", static_cast<std::int64_t>(size)}});
     }
-    return envelope_response({{"dbfiles", dbfiles}}, std::string(), log);
+    return envelope_response(200, {{"dbfiles", dbfiles}}, std::string(), context.log);
   }
 
   const ServerConfig &config_;
   DbfileStore store_;
   ServerLog log_;
+  PushStaging staging_;
 };
 
 }  // namespace

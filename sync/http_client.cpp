@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -60,8 +61,10 @@ std::string no_proxy_list() {
 
 size_t collect_body(char *data, size_t size, size_t count, void *user) {
   size_t bytes = size * count;
+  auto *body = static_cast<std::string *>(user);
+  if (bytes > kMaxReplyBytes - std::min(body->size(), kMaxReplyBytes)) return 0;  // too large: fail the transfer
   try {
-    static_cast<std::string *>(user)->append(data, bytes);
+    body->append(data, bytes);
   } catch (...) {
     return 0;  // makes curl fail the transfer with CURLE_WRITE_ERROR
   }

@@ -1,6 +1,7 @@
 // A minimal blocking HTTP(S) client for the sync protocol, built on libcurl.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace zumero {
@@ -24,5 +25,8 @@ struct HttpResponse {
 // connection dropped). Any HTTP status, including 4xx and 5xx, is returned normally.
 HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
                        const std::string &content_type, long timeout_seconds = 300);
+
+// Replies larger than this are not read to the end: the transfer fails.
+constexpr std::size_t kMaxReplyBytes = std::size_t(512) << 20;
 
 }  // namespace zumero

@@ -4,161 +4,11 @@
 
 #include <cstring>
 
+#include "base/sql.h"
+
 namespace zumero::sync {
-namespace {
 
-class Writer {
-public:
-  void byte(std::uint8_t value) { out_.push_back(static_cast<char>(value)); }
-  void varint(std::uint64_t value) {
-    while (value >= 0x80) {
-      byte(static_cast<std::uint8_t>(value | 0x80));
-      value >>= 7;
-    }
-    byte(static_cast<std::uint8_t>(value));
-  }
-  void svarint(std::int64_t value) {
-    varint((static_cast<std::uint64_t>(value) << 1) ^ static_cast<std::uint64_t>(value >> 63));
-  }
-  void string(std::string_view text) {
-    varint(text.size());
-    out_.append(text.data(), text.size());
-  }
-  void value(const Value &value) {
-    byte(value.type);
-    switch (value.type) {
-      case Value::Integer: svarint(value.integer); break;
-      case Value::Real: {
-        std::uint64_t bits;
-        std::memcpy(&bits, &value.real, sizeof bits);
-        for (int shift = 56; shift >= 0; shift -= 8) byte(static_cast<std::uint8_t>(bits >> shift));
-        break;
-      }
-      case Value::Text:
-      case Value::Blob: string(value.bytes); break;
-      case Value::Null: break;
-    }
-  }
-  std::string take() { return std::move(out_); }
-
-private:
-  std::string out_;
-};
-
-class Reader {
-public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool done() const { return pos_ >= in_.size(); }
-  std::uint8_t byte() {
-    if (pos_ >= in_.size()) throw DecodeError("package truncated");
-    return static_cast<std::uint8_t>(in_[pos_++]);
-  }
-  std::uint64_t varint() {
-    std::uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      std::uint8_t b = byte();
-      value |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return value;
-    }
-    throw DecodeError("varint too long");
-  }
-  std::int64_t svarint() {
-    std::uint64_t raw = varint();
-    return static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
-  }
-  std::string string() {
-    std::uint64_t size = varint();
-    if (size > in_.size() - pos_) throw DecodeError("string runs past the end");
-    std::string text(in_.substr(pos_, size));
-    pos_ += size;
-    return text;
-  }
-  Value value() {
-    Value value;
-    std::uint8_t type = byte();
-    switch (type) {
-      case Value::Null: break;
-      case Value::Integer: value.integer = svarint(); break;
-      case Value::Real: {
-        std::uint64_t bits = 0;
-        for (int i = 0; i < 8; ++i) bits = (bits << 8) | byte();
-        std::memcpy(&value.real, &bits, sizeof bits);
-        break;
-      }
-      case Value::Text:
-      case Value::Blob: value.bytes = string(); break;
-      default: throw DecodeError("unknown value type");
-    }
-    value.type = static_cast<Value::Type>(type);
-    return value;
-  }
-
-private:
-  std::string_view in_;
-  std::size_t pos_ = 0;
-};
-
-void encode_table(Writer &writer, const TableSection &table) {
-  writer.byte('T');
-  writer.string(table.name);
-  writer.varint(table.columns.size());
-  for (const std::string &column : table.columns) writer.string(column);
-  std::int64_t previous = 0;
-  for (const RowState &row : table.rows) {
-    writer.byte(row.kind);
-    writer.svarint(row.recid - previous);
-    previous = row.recid;
-    writer.varint(static_cast<std::uint64_t>(row.rv));
-    if (row.kind == RowState::History) {
-      writer.varint(static_cast<std::uint64_t>(row.end_rv));
-      writer.byte(row.deleted_after ? 1 : 0);
-    }
-    if (row.kind != RowState::Deleted) {
-      for (const Value &value : row.values) writer.value(value);
-    }
-  }
-  writer.byte(0);
-}
-
-TableSection decode_table(Reader &reader) {
-  TableSection table;
-  table.name = reader.string();
-  std::uint64_t count = reader.varint();
-  if (count > 32767) throw DecodeError("too many columns");
-  for (std::uint64_t i = 0; i < count; ++i) table.columns.push_back(reader.string());
-  std::int64_t previous = 0;
-  for (std::uint8_t kind = reader.byte(); kind != 0; kind = reader.byte()) {
-    if (kind > RowState::History) throw DecodeError("unknown row kind");
-    RowState row;
-    row.kind = static_cast<RowState::Kind>(kind);
-    row.recid = previous + reader.svarint();
-    previous = row.recid;
-    row.rv = static_cast<std::int64_t>(reader.varint());
-    if (row.kind == RowState::History) {
-      row.end_rv = static_cast<std::int64_t>(reader.varint());
-      row.deleted_after = reader.byte() != 0;
-    }
-    if (row.kind != RowState::Deleted) {
-      row.values.reserve(count);
-      for (std::uint64_t i = 0; i < count; ++i) row.values.push_back(reader.value());
-    }
-    table.rows.push_back(std::move(row));
-  }
-  return table;
-}
-
-void put_u32(std::string &out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
-}
-
-std::uint32_t get_u32(std::string_view in, std::size_t at) {
-  if (in.size() < at + 4) throw DecodeError("body truncated");
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<std::uint8_t>(in[at + i]);
-  return value;
-}
-
-}  // namespace
+// ---- values ---------------------------------------------------------------------
 
 Value Value::from_sqlite(sqlite3_value *value) {
   Value out;
@@ -171,10 +21,12 @@ Value Value::from_sqlite(sqlite3_value *value) {
       out.type = Real;
       out.real = sqlite3_value_double(value);
       break;
-    case SQLITE_TEXT:
+    case SQLITE_TEXT: {
       out.type = Text;
-      out.bytes.assign(reinterpret_cast<const char *>(sqlite3_value_text(value)), sqlite3_value_bytes(value));
+      const unsigned char *text = sqlite3_value_text(value);
+      if (text) out.bytes.assign(reinterpret_cast<const char *>(text), sqlite3_value_bytes(value));
       break;
+    }
     case SQLITE_BLOB: {
       out.type = Blob;
       const void *data = sqlite3_value_blob(value);
@@ -191,17 +43,17 @@ Value Value::from_column(sqlite3_stmt *statement, int column) {
 }
 
 void Value::bind(sqlite3_stmt *statement, int index) const {
+  int rc = SQLITE_OK;
   switch (type) {
-    case Integer: sqlite3_bind_int64(statement, index, integer); break;
-    case Real: sqlite3_bind_double(statement, index, real); break;
+    case Integer: rc = sqlite3_bind_int64(statement, index, integer); break;
+    case Real: rc = sqlite3_bind_double(statement, index, real); break;
     case Text:
-      sqlite3_bind_text(statement, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+      rc = sqlite3_bind_text64(statement, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
       break;
-    case Blob:
-      sqlite3_bind_blob(statement, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-      break;
-    case Null: sqlite3_bind_null(statement, index); break;
+    case Blob: rc = sqlite3_bind_blob64(statement, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT); break;
+    case Null: rc = sqlite3_bind_null(statement, index); break;
   }
+  if (rc != SQLITE_OK) throw Error(rc, std::string("cannot bind a value: ") + sqlite3_errstr(rc));
 }
 
 bool Value::same_as(const Value &other) const {
@@ -215,64 +67,397 @@ bool Value::same_as(const Value &other) const {
   return type == other.type && bytes == other.bytes;
 }
 
-std::string encode_package(const Package &package) {
-  Writer writer;
-  for (const SchemaEntry &entry : package.schema) {
-    writer.byte('S');
-    writer.varint(static_cast<std::uint64_t>(entry.rv));
-    writer.string(entry.kind);
-    writer.string(entry.table);
-    writer.string(entry.detail);
+bool identical_rows(const Row &a, const Row &b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!a[i].identical_to(b[i])) return false;
+  return true;
+}
+
+// ---- writer ----------------------------------------------------------------------
+
+void PackageWriter::varint(std::uint64_t value) {
+  while (value >= 0x80) {
+    byte(static_cast<std::uint8_t>(value | 0x80));
+    value >>= 7;
   }
-  for (const TableSection &table : package.tables) encode_table(writer, table);
-  for (const EchoedRanges &echo : package.echoed) {
-    writer.byte('E');
-    writer.string(echo.table);
-    writer.varint(echo.ranges.size());
-    for (const auto &range : echo.ranges) {
-      writer.svarint(range.first);
-      writer.varint(static_cast<std::uint64_t>(range.second - range.first));
+  byte(static_cast<std::uint8_t>(value));
+}
+
+void PackageWriter::svarint(std::int64_t value) {
+  std::uint64_t bits = static_cast<std::uint64_t>(value);
+  varint((bits << 1) ^ (value < 0 ? ~std::uint64_t{0} : 0));
+}
+
+void PackageWriter::string(std::string_view text) {
+  varint(text.size());
+  out_.append(text.data(), text.size());
+}
+
+void PackageWriter::value(const Value &value) {
+  byte(value.type);
+  switch (value.type) {
+    case Value::Integer: svarint(value.integer); break;
+    case Value::Real: {
+      std::uint64_t bits;
+      std::memcpy(&bits, &value.real, sizeof bits);
+      for (int shift = 56; shift >= 0; shift -= 8) byte(static_cast<std::uint8_t>(bits >> shift));
+      break;
     }
+    case Value::Text:
+    case Value::Blob: string(value.bytes); break;
+    case Value::Null: break;
   }
+}
+
+void PackageWriter::close_table() {
+  if (!in_table_) return;
+  byte(0);
+  in_table_ = false;
+}
+
+void PackageWriter::schema(const SchemaEntry &entry) {
+  close_table();
+  byte('S');
+  varint(static_cast<std::uint64_t>(entry.seq));
+  varint(static_cast<std::uint64_t>(entry.rv));
+  string(entry.kind);
+  string(entry.table);
+  string(entry.detail);
+}
+
+void PackageWriter::begin_table(const std::string &name, const std::vector<std::string> &columns) {
+  close_table();
+  byte('T');
+  string(name);
+  varint(columns.size());
+  for (const std::string &column : columns) string(column);
+  in_table_ = true;
+  table_ = name;
+  columns_ = columns;
+  previous_recid_ = 0;
+}
+
+void PackageWriter::row(const RowState &row) {
+  std::int64_t delta = 0;
+  // A difference that does not fit in int64 cannot be encoded: the reader starts from 0
+  // again in a new section of the same table.
+  if (__builtin_sub_overflow(row.recid, previous_recid_, &delta)) {
+    std::string name = table_;
+    std::vector<std::string> columns = columns_;
+    begin_table(name, columns);
+    delta = row.recid;
+  }
+  byte(row.kind);
+  svarint(delta);
+  previous_recid_ = row.recid;
+  varint(static_cast<std::uint64_t>(row.rv));
+  if (row.kind == RowState::History) {
+    varint(static_cast<std::uint64_t>(row.end_rv));
+    byte(row.deleted_after ? 1 : 0);
+  }
+  if (row.has_values()) {
+    for (size_t i = 0; i < columns_.size(); ++i) value(i < row.values.size() ? row.values[i] : Value());
+  }
+}
+
+void PackageWriter::echoed(const std::string &table, const std::vector<IdRange> &ranges) {
+  close_table();
+  byte('E');
+  string(table);
+  varint(ranges.size());
+  for (const IdRange &range : ranges) {
+    svarint(range.first);
+    varint(static_cast<std::uint64_t>(range.last) - static_cast<std::uint64_t>(range.first));
+  }
+}
+
+void PackageWriter::renumbered(const std::string &table, const std::vector<Renumbering> &pairs) {
+  close_table();
+  byte('R');
+  string(table);
+  varint(pairs.size());
+  for (const Renumbering &pair : pairs) {
+    svarint(pair.sent);
+    svarint(pair.stored);
+  }
+}
+
+std::string PackageWriter::take() {
+  close_table();
+  return std::move(out_);
+}
+
+// ---- reader ----------------------------------------------------------------------
+
+std::uint8_t PackageReader::byte() {
+  if (pos_ >= in_.size()) throw DecodeError("package truncated");
+  return static_cast<std::uint8_t>(in_[pos_++]);
+}
+
+std::uint64_t PackageReader::varint() {
+  std::uint64_t value = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    std::uint8_t b = byte();
+    std::uint64_t bits = b & 0x7f;
+    if (shift == 63 && bits > 1) throw DecodeError("varint too large");
+    value |= bits << shift;
+    if (!(b & 0x80)) return value;
+  }
+  throw DecodeError("varint too long");
+}
+
+std::int64_t PackageReader::svarint() {
+  std::uint64_t raw = varint();
+  std::uint64_t magnitude = raw >> 1;
+  return static_cast<std::int64_t>((raw & 1) ? ~magnitude : magnitude);
+}
+
+std::int64_t PackageReader::version_number() {
+  std::uint64_t raw = varint();
+  if (raw > static_cast<std::uint64_t>(INT64_MAX)) throw DecodeError("version number out of range");
+  return static_cast<std::int64_t>(raw);
+}
+
+std::string PackageReader::string() {
+  std::uint64_t size = varint();
+  if (size > in_.size() - pos_) throw DecodeError("string runs past the end");
+  std::string text(in_.substr(pos_, size));
+  pos_ += size;
+  return text;
+}
+
+void PackageReader::value(Value &out) {
+  std::uint8_t type = byte();
+  out.integer = 0;
+  out.real = 0;
+  out.bytes.clear();
+  switch (type) {
+    case Value::Null: break;
+    case Value::Integer: out.integer = svarint(); break;
+    case Value::Real: {
+      std::uint64_t bits = 0;
+      for (int i = 0; i < 8; ++i) bits = (bits << 8) | byte();
+      std::memcpy(&out.real, &bits, sizeof bits);
+      break;
+    }
+    case Value::Text:
+    case Value::Blob: {
+      std::uint64_t size = varint();
+      if (size > in_.size() - pos_) throw DecodeError("value runs past the end");
+      out.bytes.assign(in_.data() + pos_, size);
+      pos_ += size;
+      break;
+    }
+    default: throw DecodeError("unknown value type");
+  }
+  out.type = static_cast<Value::Type>(type);
+}
+
+bool PackageReader::next_row(RowState &row) {
+  if (section_ != Section::Table || !rows_left_) return false;
+  std::uint8_t kind = byte();
+  if (kind == 0) {
+    rows_left_ = false;
+    return false;
+  }
+  if (kind > RowState::Restored) throw DecodeError("unknown row kind");
+  row.kind = static_cast<RowState::Kind>(kind);
+  std::int64_t delta = svarint();
+  if (__builtin_add_overflow(previous_recid_, delta, &row.recid)) throw DecodeError("row identity out of range");
+  previous_recid_ = row.recid;
+  row.rv = version_number();
+  row.end_rv = 0;
+  row.deleted_after = false;
+  if (row.kind == RowState::History) {
+    row.end_rv = version_number();
+    std::uint8_t flag = byte();
+    if (flag > 1) throw DecodeError("bad deletion flag");
+    row.deleted_after = flag == 1;
+  }
+  if (row.has_values()) {
+    row.values.resize(columns_.size());
+    for (Value &cell : row.values) value(cell);
+  } else {
+    row.values.clear();
+  }
+  return true;
+}
+
+bool PackageReader::next_range(IdRange &range) {
+  if (section_ != Section::Echoed || pairs_left_ == 0) return false;
+  --pairs_left_;
+  range.first = svarint();
+  __int128 last = static_cast<__int128>(range.first) + varint();
+  if (last > INT64_MAX) throw DecodeError("range out of range");
+  range.last = static_cast<std::int64_t>(last);
+  return true;
+}
+
+bool PackageReader::next_renumbering(Renumbering &pair) {
+  if (section_ != Section::Renumbered || pairs_left_ == 0) return false;
+  --pairs_left_;
+  pair.sent = svarint();
+  pair.stored = svarint();
+  return true;
+}
+
+void PackageReader::skip_section() {
+  RowState row;
+  IdRange range;
+  Renumbering pair;
+  while (next_row(row)) {
+  }
+  while (next_range(range)) {
+  }
+  while (next_renumbering(pair)) {
+  }
+}
+
+PackageReader::Section PackageReader::next() {
+  skip_section();
+  if (pos_ >= in_.size()) return section_ = Section::End;
+  std::uint8_t tag = byte();
+  switch (tag) {
+    case 'S':
+      schema_.seq = version_number();
+      schema_.rv = version_number();
+      schema_.kind = string();
+      schema_.table = string();
+      schema_.detail = string();
+      return section_ = Section::Schema;
+    case 'T': {
+      table_ = string();
+      std::uint64_t count = varint();
+      if (count == 0 || count > kMaxColumns) throw DecodeError("bad column count");
+      // Every name takes at least one byte: the count cannot outrun the input.
+      if (count > in_.size() - pos_) throw DecodeError("column names run past the end");
+      columns_.clear();
+      for (std::uint64_t i = 0; i < count; ++i) columns_.push_back(string());
+      previous_recid_ = 0;
+      rows_left_ = true;
+      return section_ = Section::Table;
+    }
+    case 'E':
+    case 'R':
+      table_ = string();
+      pairs_left_ = varint();
+      if (pairs_left_ > in_.size() - pos_) throw DecodeError("ranges run past the end");
+      return section_ = tag == 'E' ? Section::Echoed : Section::Renumbered;
+    default: throw DecodeError("unknown package section");
+  }
+}
+
+// ---- whole packages -----------------------------------------------------------------
+
+std::string encode_package(const Package &package) {
+  PackageWriter writer;
+  for (const SchemaEntry &entry : package.schema) writer.schema(entry);
+  for (const TableSection &table : package.tables) {
+    writer.begin_table(table.name, table.columns);
+    for (const RowState &row : table.rows) writer.row(row);
+  }
+  for (const EchoedRanges &echo : package.echoed) writer.echoed(echo.table, echo.ranges);
+  for (const RenumberedRows &moved : package.renumbered) writer.renumbered(moved.table, moved.pairs);
   return writer.take();
 }
 
 Package decode_package(std::string_view bytes) {
   Package package;
-  Reader reader(bytes);
-  while (!reader.done()) {
-    std::uint8_t section = reader.byte();
-    if (section == 'S') {
-      SchemaEntry entry;
-      entry.rv = static_cast<std::int64_t>(reader.varint());
-      entry.kind = reader.string();
-      entry.table = reader.string();
-      entry.detail = reader.string();
-      package.schema.push_back(std::move(entry));
-    } else if (section == 'T') {
-      package.tables.push_back(decode_table(reader));
-    } else if (section == 'E') {
-      EchoedRanges echo;
-      echo.table = reader.string();
-      std::uint64_t count = reader.varint();
-      for (std::uint64_t i = 0; i < count; ++i) {
-        std::int64_t first = reader.svarint();
-        std::int64_t length = static_cast<std::int64_t>(reader.varint());
-        echo.ranges.emplace_back(first, first + length);
+  PackageReader reader(bytes);
+  for (auto section = reader.next(); section != PackageReader::Section::End; section = reader.next()) {
+    switch (section) {
+      case PackageReader::Section::Schema: package.schema.push_back(reader.schema()); break;
+      case PackageReader::Section::Table: {
+        TableSection table{reader.table(), reader.columns(), {}};
+        RowState row;
+        while (reader.next_row(row)) table.rows.push_back(row);
+        package.tables.push_back(std::move(table));
+        break;
       }
-      package.echoed.push_back(std::move(echo));
-    } else {
-      throw DecodeError("unknown package section");
+      case PackageReader::Section::Echoed: {
+        EchoedRanges echo{reader.table(), {}};
+        IdRange range;
+        while (reader.next_range(range)) echo.ranges.push_back(range);
+        package.echoed.push_back(std::move(echo));
+        break;
+      }
+      case PackageReader::Section::Renumbered: {
+        RenumberedRows moved{reader.table(), {}};
+        Renumbering pair;
+        while (reader.next_renumbering(pair)) moved.pairs.push_back(pair);
+        package.renumbered.push_back(std::move(moved));
+        break;
+      }
+      case PackageReader::Section::End: break;
     }
   }
   return package;
 }
+
+// ---- envelope -------------------------------------------------------------------
+
+namespace {
+
+void put_u32(std::string &out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+}
+
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
+  if (in.size() < at + 4) throw DecodeError("body truncated");
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<std::uint8_t>(in[at + i]);
+  return value;
+}
+
+// Inflates into a buffer that grows with the output, never past `expected` bytes.
+std::string inflate_exactly(std::string_view input, std::size_t expected) {
+  z_stream stream{};
+  if (inflateInit(&stream) != Z_OK) throw std::bad_alloc();
+  struct End {
+    z_stream &stream;
+    ~End() { inflateEnd(&stream); }
+  } end{stream};
+  std::string out;
+  std::size_t first = std::min<std::size_t>(expected, input.size() * 4 + 4096);
+  out.resize(first);
+  stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(input.data()));
+  stream.avail_in = static_cast<uInt>(std::min<std::size_t>(input.size(), UINT32_MAX));
+  std::size_t produced = 0;
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() == expected) {
+        // Room for exactly the announced bytes is full: anything more is a lie.
+        unsigned char extra;
+        stream.next_out = &extra;
+        stream.avail_out = 1;
+        int rc = inflate(&stream, Z_FINISH);
+        if (rc == Z_STREAM_END && stream.avail_out == 1) break;
+        throw DecodeError("payload does not decompress to the announced size");
+      }
+      out.resize(std::min(expected, out.size() * 2));
+    }
+    stream.next_out = reinterpret_cast<Bytef *>(&out[produced]);
+    stream.avail_out = static_cast<uInt>(std::min<std::size_t>(out.size() - produced, UINT32_MAX));
+    int rc = inflate(&stream, Z_NO_FLUSH);
+    produced = out.size() - stream.avail_out;
+    if (rc == Z_STREAM_END) break;
+    if (rc == Z_BUF_ERROR && stream.avail_in == 0) throw DecodeError("payload truncated");
+    if (rc != Z_OK && rc != Z_BUF_ERROR) throw DecodeError("payload does not decompress");
+  }
+  if (produced != expected) throw DecodeError("payload does not decompress to the announced size");
+  out.resize(produced);
+  return out;
+}
+
+}  // namespace
 
 std::string seal_envelope(const Envelope &envelope, std::size_t *full_size) {
   std::string payload;
   put_u32(payload, static_cast<std::uint32_t>(envelope.header_json.size()));
   payload += envelope.header_json;
   payload += envelope.package_bytes;
+  if (payload.size() > UINT32_MAX) throw std::length_error("zumero:payload_too_large");
   if (full_size) *full_size = payload.size();
   uLongf bound = compressBound(payload.size());
   std::string out = "ZMRO";
@@ -288,30 +473,51 @@ std::string seal_envelope(const Envelope &envelope, std::size_t *full_size) {
   return out;
 }
 
-Envelope open_envelope(std::string_view bytes, std::size_t *full_size) {
+Envelope open_envelope(std::string_view bytes, std::size_t max_payload, std::size_t *full_size) {
   if (bytes.size() < 10 || bytes.substr(0, 4) != "ZMRO") throw DecodeError("not a zumero message");
   if (static_cast<std::uint8_t>(bytes[4]) != kProtocolVersion) throw DecodeError("unsupported protocol version");
   std::uint8_t flags = static_cast<std::uint8_t>(bytes[5]);
+  if (flags > 1) throw DecodeError("unknown envelope flags");
   std::uint32_t size = get_u32(bytes, 6);
+  if (size > max_payload) throw PayloadTooLarge("payload larger than " + std::to_string(max_payload) + " bytes");
   std::string payload;
   if (flags & 1) {
-    if (size > (1u << 31)) throw DecodeError("payload too large");
-    payload.resize(size);
-    uLongf length = size;
-    int rc = uncompress(reinterpret_cast<Bytef *>(payload.data()), &length,
-                        reinterpret_cast<const Bytef *>(bytes.data() + 10), bytes.size() - 10);
-    if (rc != Z_OK || length != size) throw DecodeError("payload does not decompress");
+    payload = inflate_exactly(bytes.substr(10), size);
   } else {
+    if (bytes.size() - 10 != size) throw DecodeError("payload length mismatch");
     payload.assign(bytes.substr(10));
-    if (payload.size() != size) throw DecodeError("payload length mismatch");
   }
   if (full_size) *full_size = payload.size();
   std::uint32_t header_size = get_u32(payload, 0);
+  if (header_size > kMaxHeaderBytes) throw DecodeError("header too large");
   if (header_size > payload.size() - 4) throw DecodeError("header runs past the end");
   Envelope envelope;
   envelope.header_json = payload.substr(4, header_size);
-  envelope.package_bytes = payload.substr(4 + header_size);
+  payload.erase(0, 4 + header_size);
+  envelope.package_bytes = std::move(payload);
   return envelope;
+}
+
+// ---- digest ------------------------------------------------------------------------
+
+void Digest::add(std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    state_ ^= c;
+    state_ *= 1099511628211ull;
+  }
+}
+
+std::string Digest::hex() const {
+  static const char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 0; i < 16; ++i) out[15 - i] = digits[(state_ >> (4 * i)) & 15];
+  return out;
+}
+
+std::string digest_hex(std::string_view bytes) {
+  Digest digest;
+  digest.add(bytes);
+  return digest.hex();
 }
 
 }  // namespace zumero::sync

@@ -4,62 +4,94 @@
 #include "base/table_definition.h"
 
 namespace zumero::sync {
+namespace {
 
-RowStore::RowStore(sqlite3 *db, std::string schema, std::string name)
-    : db_(db), schema_(std::move(schema)), name_(std::move(name)) {
+Row read_row(Statement &select, int first, int count) {
+  Row row;
+  row.reserve(count);
+  for (int i = 0; i < count; ++i) row.push_back(Value::from_column(select.get(), first + i));
+  return row;
+}
+
+std::string key_of(const std::vector<int> &columns) {
+  std::string key;
+  for (int column : columns) key += std::to_string(column) + ",";
+  return key;
+}
+
+}  // namespace
+
+RowStore::RowStore(sqlite3 *db, std::string schema, std::string name) : db_(db), schema_(std::move(schema)) {
+  std::optional<std::string> stored = stored_table_name(db_, schema_, name);
+  if (!stored) fail("invalid_argument");
+  name_ = *stored;
   auto definition = load_table_definition(db_, schema_, name_);
   if (!definition) fail("invalid_argument");
   definition_ = *definition;
+  for (const ColumnDefinition &column : definition_.columns) columns_.push_back(column.name);
   live_ = qualified(schema_, live_table_name(name_));
   history_ = qualified(schema_, history_table_name(name_));
   versions_ = qualified(schema_, version_table_name(name_));
 }
 
-std::vector<std::string> RowStore::column_names() const {
-  std::vector<std::string> names;
-  for (const ColumnDefinition &column : definition_.columns) names.push_back(column.name);
-  return names;
+std::vector<int> RowStore::map_columns(const std::vector<std::string> &names) const {
+  std::vector<int> mapped;
+  std::vector<bool> used(columns_.size(), false);
+  for (const std::string &name : names) {
+    int index = definition_.column_index(name);
+    if (index < 0 || used[index]) fail("invalid_argument");
+    used[index] = true;
+    mapped.push_back(index);
+  }
+  return mapped;
 }
 
 std::optional<Row> RowStore::live_row(std::int64_t recid) {
   Statement &select = statement("live", [&] { return "SELECT " + column_list(definition_) + " FROM " + live_ + " WHERE rowid = ?1"; });
   select.bind(1, recid);
   std::optional<Row> row;
-  if (select.step()) {
-    row.emplace();
-    for (int i = 0; i < select.column_count(); ++i) row->push_back(Value::from_column(select.get(), i));
-  }
+  if (select.step()) row = read_row(select, 0, static_cast<int>(columns_.size()));
   select.reset();
   return row;
 }
 
-void RowStore::read_range(std::int64_t first, std::int64_t last, std::vector<RowState> &out) {
+void RowStore::read_range(std::int64_t first, std::int64_t last, const std::function<void(RowState &)> &emit) {
   Statement &select = statement("range", [&] {
     return "SELECT rowid, " + column_list(definition_) + " FROM " + live_ + " WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid";
   });
   select.bind(1, first).bind(2, last);
+  // Identities in [next, end) have no live row: they were deleted. `done` guards the
+  // end of the int64 range, where next cannot move past last.
   std::int64_t next = first;
-  auto deleted_until = [&](std::int64_t end) {
-    for (; next < end; ++next) {
-      RowState gone;
-      gone.kind = RowState::Deleted;
+  bool done = false;
+  RowState gone;
+  gone.kind = RowState::Deleted;
+  auto deleted_before = [&](std::int64_t end) {
+    for (; !done && next < end; ++next) {
       gone.recid = next;
-      out.push_back(std::move(gone));
+      emit(gone);
     }
   };
-  const int count = static_cast<int>(definition_.columns.size());
+  const int count = static_cast<int>(columns_.size());
+  RowState row;
+  row.kind = RowState::Live;
   while (select.step()) {
     std::int64_t recid = select.column_int(0);
-    deleted_until(recid);
-    RowState row;
+    deleted_before(recid);
     row.recid = recid;
-    row.values.reserve(count);
-    for (int i = 0; i < count; ++i) row.values.push_back(Value::from_column(select.get(), i + 1));
-    out.push_back(std::move(row));
-    next = recid + 1;
+    row.values = read_row(select, 1, count);
+    emit(row);
+    if (recid == last) done = true;
+    else next = recid + 1;
   }
   select.reset();
-  deleted_until(last + 1);
+  if (!done) {
+    deleted_before(last);
+    if (!done) {
+      gone.recid = last;
+      emit(gone);
+    }
+  }
 }
 
 std::optional<Row> RowStore::local_version_before(std::int64_t recid, std::int64_t txid) {
@@ -69,10 +101,7 @@ std::optional<Row> RowStore::local_version_before(std::int64_t recid, std::int64
   });
   select.bind(1, recid).bind(2, txid);
   std::optional<Row> row;
-  if (select.step()) {
-    row.emplace();
-    for (int i = 0; i < select.column_count(); ++i) row->push_back(Value::from_column(select.get(), i));
-  }
+  if (select.step()) row = read_row(select, 0, static_cast<int>(columns_.size()));
   select.reset();
   return row;
 }
@@ -110,25 +139,42 @@ void RowStore::set_version_range(std::int64_t first, std::int64_t last, std::int
 
 std::int64_t RowStore::max_recid() { return query_int(db_, highest_recid_sql(schema_, name_)); }
 
+bool RowStore::recid_taken(std::int64_t recid) {
+  Statement &select = statement("taken", [&] {
+    return "SELECT (SELECT count(*) FROM " + live_ + " WHERE rowid = ?1) + (SELECT count(*) FROM " + versions_ +
+           " WHERE z_recid = ?1)";
+  });
+  select.bind(1, recid);
+  bool taken = select.step() && select.column_int(0) > 0;
+  select.reset();
+  return taken;
+}
+
 void RowStore::delete_live(std::int64_t recid) {
   statement("delete", [&] { return "DELETE FROM " + live_ + " WHERE rowid = ?1"; }).bind(1, recid).run();
 }
 
 void RowStore::insert_live(std::int64_t recid, const Row &values) {
-  Statement &insert = statement("insert", [&] {
-    std::string names = definition_.integer_primary_key < 0 ? "rowid" : "";
-    std::string params = definition_.integer_primary_key < 0 ? "?1" : "";
-    for (size_t i = 0; i < definition_.columns.size(); ++i) {
-      names += (names.empty() ? "" : ", ") + quote_identifier(definition_.columns[i].name);
-      params += (params.empty() ? "?" : ", ?") + std::to_string(i + 2);
+  std::vector<int> all(columns_.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  insert_live_named(recid, all, values);
+}
+
+void RowStore::insert_live_named(std::int64_t recid, const std::vector<int> &table_columns, const Row &values) {
+  const int ipk = definition_.integer_primary_key;
+  Statement &insert = statement("insert:" + key_of(table_columns), [&] {
+    std::string names = "rowid";
+    std::string params = "?1";
+    for (size_t j = 0; j < table_columns.size(); ++j) {
+      if (table_columns[j] == ipk) continue;  // the rowid itself
+      names += ", " + quote_identifier(columns_[table_columns[j]]);
+      params += ", ?" + std::to_string(j + 2);
     }
     return "INSERT INTO " + live_ + " (" + names + ") VALUES (" + params + ")";
   });
   insert.bind(1, recid);
-  for (size_t i = 0; i < values.size() && i < definition_.columns.size(); ++i) {
-    if (static_cast<int>(i) == definition_.integer_primary_key) insert.bind(static_cast<int>(i) + 2, recid);
-    else values[i].bind(insert.get(), static_cast<int>(i) + 2);
-  }
+  for (size_t j = 0; j < table_columns.size() && j < values.size(); ++j)
+    if (table_columns[j] != ipk) values[j].bind(insert.get(), static_cast<int>(j) + 2);
   insert.run();
 }
 
@@ -143,16 +189,18 @@ void RowStore::archive_live(std::int64_t recid, std::int64_t rv, std::int64_t en
       .run();
 }
 
-void RowStore::insert_history(const RowState &entry) {
-  Statement &insert = statement("history", [&] {
-    std::string params;
-    for (size_t i = 0; i < definition_.columns.size(); ++i) params += "?" + std::to_string(i + 6) + ", ";
-    return "INSERT INTO " + history_ + " (" + column_list(definition_) + ", " + kHistoryColumns + ") VALUES (" +
-           params + "?1, ?2, ?3, NULL, ?4)";
+void RowStore::insert_history(const RowState &entry, const std::vector<int> &table_columns) {
+  Statement &insert = statement("history:" + key_of(table_columns), [&] {
+    std::string names, params;
+    for (size_t j = 0; j < table_columns.size(); ++j) {
+      names += quote_identifier(columns_[table_columns[j]]) + ", ";
+      params += "?" + std::to_string(j + 6) + ", ";
+    }
+    return "INSERT INTO " + history_ + " (" + names + kHistoryColumns + ") VALUES (" + params + "?1, ?2, ?3, NULL, ?4)";
   });
   insert.bind(1, entry.recid).bind(2, entry.rv).bind(3, entry.end_rv).bind(4, static_cast<std::int64_t>(entry.deleted_after));
-  for (size_t i = 0; i < entry.values.size() && i < definition_.columns.size(); ++i)
-    entry.values[i].bind(insert.get(), static_cast<int>(i) + 6);
+  for (size_t j = 0; j < table_columns.size() && j < entry.values.size(); ++j)
+    entry.values[j].bind(insert.get(), static_cast<int>(j) + 6);
   insert.run();
 }
 
@@ -179,15 +227,15 @@ std::optional<RowState> RowStore::state_as_of(std::int64_t recid, std::int64_t a
     select.reset();
     return std::nullopt;
   }
-  size_t count = definition_.columns.size();
-  std::int64_t rv = select.column_int(static_cast<int>(count));
-  std::int64_t end_rv = select.column_int(static_cast<int>(count) + 1);
+  int count = static_cast<int>(columns_.size());
+  std::int64_t rv = select.column_int(count);
+  std::int64_t end_rv = select.column_int(count + 1);
   if (end_rv <= at) {
     state.kind = RowState::Deleted;  // ended before `at`, and no later version had started
     state.rv = end_rv;
   } else {
     state.rv = rv;
-    for (size_t i = 0; i < count; ++i) state.values.push_back(Value::from_column(select.get(), static_cast<int>(i)));
+    state.values = read_row(select, 0, count);
   }
   select.reset();
   return state;

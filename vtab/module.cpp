@@ -4,6 +4,7 @@
 #include <new>
 
 #include "base/catalog.h"
+#include "base/interim.h"
 #include "base/column_parser.h"
 #include "base/sql.h"
 #include "vtab/storage.h"
@@ -20,7 +21,7 @@ struct PreparedPlan {
 struct ZumeroTable {
   sqlite3_vtab base{};
   sqlite3 *db = nullptr;
-  ConnectionState *connection = nullptr;
+  std::shared_ptr<ConnectionState> connection;
   std::string schema;
   std::string name;
   TableDefinition definition;
@@ -57,6 +58,8 @@ int guarded(sqlite3_vtab *vtab, Body &&body) {
   } catch (const std::exception &error) {
     set_error(vtab, error.what());
     return SQLITE_ERROR;
+  } catch (...) {
+    return SQLITE_ERROR;
   }
 }
 
@@ -72,11 +75,6 @@ std::vector<std::string> module_arguments(int argc, const char *const *argv) {
   return arguments;
 }
 
-void validate_table_name(const std::string &name) {
-  if (name.find('$') != std::string::npos) fail("no_dollar_sign_in_table_name");
-  if (name == "*") fail("invalid_argument");
-}
-
 void validate_references(sqlite3 *db, const std::string &schema, const std::string &name,
                          const TableDefinition &definition) {
   for (const ColumnDefinition &column : definition.columns) {
@@ -89,7 +87,7 @@ int connect_table(sqlite3 *db, void *aux, int argc, const char *const *argv, sql
                   bool create) {
   auto table = std::make_unique<ZumeroTable>();
   table->db = db;
-  table->connection = static_cast<ConnectionState *>(aux);
+  table->connection = *static_cast<std::shared_ptr<ConnectionState> *>(aux);
   table->schema = argv[1];
   table->name = argv[2];
   try {
@@ -139,17 +137,31 @@ int zumeroDisconnect(sqlite3_vtab *vtab) {
   return SQLITE_OK;
 }
 
-// SQLite reports a failing xDestroy with a generic message, so DROP TABLE is refused
-// at commit instead: xDestroy lets SQLite forget the table, writes to the eponymous
+// DROP TABLE is refused. SQLite reports a failing xDestroy with a generic message and
+// only fails that statement, so inside an explicit transaction xDestroy fails at once
+// (the transaction and the table are kept). In autocommit mode the refusal can carry
+// zumero's own message: xDestroy lets SQLite forget the table, writes to the eponymous
 // zumero_drop_guard table, and the guard's xSync fails with
-// zumero:table_drop_unsupported. The transaction rolls back, the schema is reloaded,
-// and the table with its rows is there as before (its storage was never touched).
+// zumero:table_drop_unsupported; the implicit transaction rolls back, the schema is
+// reloaded, and the table is back with its rows (its storage was never touched).
+bool guard_is_reachable(sqlite3 *db) {
+  // An application table of that name would take the write instead of the guard.
+  Statement shadow(db, "SELECT 1 FROM main.sqlite_master WHERE name = 'zumero_drop_guard' COLLATE NOCASE "
+                       "UNION ALL SELECT 1 FROM temp.sqlite_master WHERE name = 'zumero_drop_guard' COLLATE NOCASE");
+  return !shadow.step();
+}
+
 int zumeroDestroy(sqlite3_vtab *vtab) {
   ZumeroTable *table = table_of(vtab);
-  int rc = sqlite3_exec(table->db, "INSERT INTO zumero_drop_guard VALUES (1)", nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) {
-    set_error(vtab, "zumero:table_drop_unsupported");
-    return rc;
+  set_error(vtab, "zumero:table_drop_unsupported");
+  if (!sqlite3_get_autocommit(table->db)) return SQLITE_ERROR;
+  try {
+    if (!guard_is_reachable(table->db)) return SQLITE_ERROR;
+    table->connection->drop_refused = false;
+    int rc = sqlite3_exec(table->db, "INSERT INTO main.zumero_drop_guard VALUES (1)", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK || !table->connection->drop_refused) return SQLITE_ERROR;
+  } catch (...) {
+    return SQLITE_ERROR;
   }
   delete table;
   return SQLITE_OK;
@@ -159,13 +171,17 @@ int zumeroDestroy(sqlite3_vtab *vtab) {
 
 struct DropGuard {
   sqlite3_vtab base{};
+  std::shared_ptr<ConnectionState> connection;
   bool refused = false;
 };
 
-int guardConnect(sqlite3 *db, void *, int, const char *const *, sqlite3_vtab **out, char **) {
+int guardConnect(sqlite3 *db, void *aux, int, const char *const *, sqlite3_vtab **out, char **) {
   int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(refused)");
   if (rc != SQLITE_OK) return rc;
-  *out = &(new DropGuard())->base;
+  auto *guard = new (std::nothrow) DropGuard();
+  if (!guard) return SQLITE_NOMEM;
+  guard->connection = *static_cast<std::shared_ptr<ConnectionState> *>(aux);
+  *out = &guard->base;
   return SQLITE_OK;
 }
 
@@ -199,7 +215,9 @@ int guardRowid(sqlite3_vtab_cursor *, sqlite3_int64 *rowid) {
 }
 
 int guardUpdate(sqlite3_vtab *vtab, int, sqlite3_value **, sqlite3_int64 *) {
-  reinterpret_cast<DropGuard *>(vtab)->refused = true;
+  auto *guard = reinterpret_cast<DropGuard *>(vtab);
+  guard->refused = true;
+  guard->connection->drop_refused = true;
   return SQLITE_OK;
 }
 
@@ -438,51 +456,55 @@ int zumeroBegin(sqlite3_vtab *) { return SQLITE_OK; }
 
 // Foreign keys between zumero tables are always deferred. With PRAGMA foreign_keys on,
 // SQLite checks them at COMMIT; with it off, the module checks the tables involved.
-void check_foreign_keys(sqlite3 *db, const std::string &schema, const SchemaState &state) {
+void check_foreign_keys(sqlite3 *db, const std::string &schema, const ChangeLedger &ledger) {
   int enforced = 0;
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &enforced);
   if (enforced) return;
-  std::vector<std::string> changed;
-  for (const auto &entry : state.changed_rows()) changed.push_back(entry.first);
-  if (find_foreign_key_violation(db, schema, changed))
+  if (find_foreign_key_violation(db, schema, ledger.changed_tables()))
     throw Error(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
 }
+
+ChangeLedger &ledger_of(ZumeroTable &table) { return table.connection->ledger(table.schema); }
 
 int zumeroSync(sqlite3_vtab *vtab) {
   return guarded(vtab, [&] {
     ZumeroTable &table = *table_of(vtab);
-    SchemaState &state = table.connection->schema(table.schema);
-    if (!state.has_pending()) return SQLITE_OK;
-    check_foreign_keys(table.db, table.schema, state);
-    state.flush(table.db, table.schema);
+    ChangeLedger &ledger = ledger_of(table);
+    if (!ledger.active()) return SQLITE_OK;
+    check_foreign_keys(table.db, table.schema, ledger);
+    ledger.flush(table.db, table.schema);
     return SQLITE_OK;
   });
 }
 
 int zumeroCommit(sqlite3_vtab *vtab) {
-  ZumeroTable &table = *table_of(vtab);
-  table.connection->schema(table.schema).clear();
-  return SQLITE_OK;
+  return guarded(vtab, [&] {
+    ledger_of(*table_of(vtab)).end();
+    return SQLITE_OK;
+  });
 }
 
 int zumeroRollback(sqlite3_vtab *vtab) { return zumeroCommit(vtab); }
 
 int zumeroSavepoint(sqlite3_vtab *vtab, int level) {
-  ZumeroTable &table = *table_of(vtab);
-  table.connection->schema(table.schema).savepoint(level);
-  return SQLITE_OK;
+  return guarded(vtab, [&] {
+    ledger_of(*table_of(vtab)).savepoint(level);
+    return SQLITE_OK;
+  });
 }
 
 int zumeroRelease(sqlite3_vtab *vtab, int level) {
-  ZumeroTable &table = *table_of(vtab);
-  table.connection->schema(table.schema).release(level);
-  return SQLITE_OK;
+  return guarded(vtab, [&] {
+    ledger_of(*table_of(vtab)).release(level);
+    return SQLITE_OK;
+  });
 }
 
 int zumeroRollbackTo(sqlite3_vtab *vtab, int level) {
-  ZumeroTable &table = *table_of(vtab);
-  table.connection->schema(table.schema).rollback_to(level);
-  return SQLITE_OK;
+  return guarded(vtab, [&] {
+    ledger_of(*table_of(vtab)).rollback_to(level);
+    return SQLITE_OK;
+  });
 }
 
 sqlite3_module make_module() {
@@ -516,10 +538,12 @@ const sqlite3_module zumero_module = make_module();
 
 }  // namespace
 
-int register_module(sqlite3 *db, ConnectionState *connection) {
-  int rc = sqlite3_create_module_v2(db, "zumero_drop_guard", &drop_guard_module, nullptr, nullptr);
+int register_module(sqlite3 *db, const std::shared_ptr<ConnectionState> &connection) {
+  int rc = sqlite3_create_module_v2(db, "zumero_drop_guard", &drop_guard_module, ConnectionState::new_handle(connection),
+                                    ConnectionState::release_handle);
   if (rc != SQLITE_OK) return rc;
-  return sqlite3_create_module_v2(db, "zumero", &zumero_module, connection, ConnectionState::destroy);
+  return sqlite3_create_module_v2(db, "zumero", &zumero_module, ConnectionState::new_handle(connection),
+                                  ConnectionState::release_handle);
 }
 
 }  // namespace zumero

@@ -1,5 +1,5 @@
-// Local writes to a zumero table: each keeps z$T, z$old$T and the connection's record
-// of changed rows in step. Statements are prepared once per table and reused.
+// Local writes to a zumero table: each keeps z$T, z$old$T (through the history
+// triggers) and the change ledger in step. Statements are prepared once per table.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -24,9 +24,9 @@ public:
   void remove(std::int64_t recid);
 
 private:
-  std::int64_t next_recid();
   Statement &update_statement(const std::string &changed, bool replace);
-  void run_recording(Statement &statement, bool deletes);
+  Statement &insert_statement(bool replace, bool exact);
+  void run(Statement &statement, bool replace);
 
   sqlite3 *db_;
   ConnectionState &connection_;
@@ -34,7 +34,7 @@ private:
   std::string name_;
   const TableDefinition &definition_;
   std::string live_;
-  Statement insert_[2];
+  Statement insert_[4];  // [replace][exact]
   Statement delete_;
   std::map<std::string, Statement> updates_;
 };

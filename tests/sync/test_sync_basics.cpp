@@ -86,7 +86,7 @@ TEST_CASE("Invalid dbfile names are refused", "[sync][arguments]") {
   // A local file is bound to the first dbfile it synced with.
   REQUIRE(a.sync_error(server.url(), "first") == "");
   a.exec("INSERT INTO t VALUES ('y')");
-  CHECK(a.sync_error(server.url(), "second") == "zumero:invalid_dbfile_name");
+  CHECK(a.sync_error(server.url(), "second") == "zumero:invalid_argument");
   CHECK_FALSE(std::filesystem::exists(server.data_dir() / "second.db"));
   CHECK(a.sync_error(server.url(), "first") == "");
 }

@@ -68,17 +68,18 @@ TEST_CASE("Malformed requests get 400 and change nothing", "[sync][protocol]") {
   (void)size_before;
 
   const std::string package = push_package(1000);
-  const std::string valid = zs::seal_envelope({push_header("robust", 1), package});
+  // Base 0 needs no version token; the new row does not meet any change.
+  const std::string valid = zs::seal_envelope({push_header("robust", 0), package});
   REQUIRE(valid.size() > 10);
 
   std::string wrong_magic = valid;
   wrong_magic[0] = 'X';
-  std::string version_two = valid;
-  version_two[4] = 2;
+  std::string other_version = valid;
+  other_version[4] = zs::kProtocolVersion + 1;
   std::string truncated_envelope = valid.substr(0, valid.size() - 3);
   std::string header_only = valid.substr(0, 8);
   std::string truncated_package =
-      zs::seal_envelope({push_header("robust", 1), package.substr(0, package.size() - 4)});
+      zs::seal_envelope({push_header("robust", 0), package.substr(0, package.size() - 4)});
   std::string bad_header = zs::seal_envelope({"{not json", package});
   std::string wrong_length = valid;
   wrong_length[9] = static_cast<char>(wrong_length[9] + 1);
@@ -90,7 +91,7 @@ TEST_CASE("Malformed requests get 400 and change nothing", "[sync][protocol]") {
   std::vector<Case> cases = {{"garbage", "this is not an envelope at all"},
                              {"empty body", ""},
                              {"wrong magic", wrong_magic},
-                             {"protocol version 2", version_two},
+                             {"another protocol version", other_version},
                              {"truncated envelope", truncated_envelope},
                              {"only the envelope start", header_only},
                              {"announced length wrong", wrong_length},
@@ -191,13 +192,13 @@ TEST_CASE("Pushes the server cannot apply get 400 and create no dbfile", "[sync]
 
   // A table definition a zumero table cannot have.
   zs::Package bad_table;
-  bad_table.schema.push_back({0, "create_table", "bad$name", R"(["a INT"])"});
+  bad_table.schema.push_back({0, 0, "create_table", "bad$name", R"(["a INT"])"});
   zumero::HttpResponse refused = post(bad_table);
   CHECK(refused.status == 400);
   CHECK(nlohmann::json::parse(refused.body).value("error", "") == "no_dollar_sign_in_table_name");
 
   zs::Package bad_column;
-  bad_column.schema.push_back({0, "create_table", "t", R"(["'quoted' INT"])"});
+  bad_column.schema.push_back({0, 0, "create_table", "t", R"(["'quoted' INT"])"});
   CHECK(post(bad_column).status == 400);
 
   // None of these created the dbfile, and the server still serves requests.

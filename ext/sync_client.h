@@ -1,14 +1,18 @@
-// The client side of zumero_sync(): push local changes, pull the server's, and apply
-// them in one transaction. No lock is held while waiting for the network.
+// The client side of zumero_sync() and zumero_pull_without_history(): one call pushes
+// every local change committed before it started (in as many rounds and parts as
+// needed), pulls the server's changes, and applies them in one write transaction;
+// changes committed while it waited on the network are set aside first and restored
+// through the dbfile's conflict rules afterwards (what cannot be restored is
+// quarantined and its id returned). No database lock is held while waiting for the
+// network; syncs of one database file never overlap.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 
-#include "base/sqlite_api.h"
 #include "base/connection_state.h"
 
-namespace zumero::sync {
+namespace zumero {
 
 struct Credentials {
   std::string scheme;
@@ -36,12 +40,13 @@ struct SyncStats {
   std::string text() const;  // "partial;quarantine;up_full;down_full;up;down;net;total"
 };
 
+// Throws zumero::Error with the guide's identifiers.
 SyncStats run_sync(sqlite3 *db, ConnectionState &connection, const SyncOptions &options);
 
-// ^[a-z][a-z0-9_]*$, and the zumero_ prefix only for the server's own dbfiles.
-bool valid_dbfile_name(const std::string &name, bool for_push);
+// http:// or https:// with a host; throws zumero:invalid_argument otherwise.
+void check_server_url(const std::string &url);
 
 // Throws the zumero error matching an unsuccessful HTTP reply.
 [[noreturn]] void throw_http_error(ConnectionState &connection, long status, const std::string &body);
 
-}  // namespace zumero::sync
+}  // namespace zumero
