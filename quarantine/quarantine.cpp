@@ -311,13 +311,19 @@ std::int64_t Restorer::final_recid(Table &table, std::int64_t recid) const {
   return recid;
 }
 
-// A row created on this side whose identity now belongs to another row gets a new one.
+// A row created on this side whose identity now belongs to another row gets a new one,
+// above every identity in use: the table's and those of the other rows restored.
 void Restorer::plan_identities(Table &table, const std::vector<Change> &changes) {
-  ChangeLedger &ledger = connection_.ledger(schema_);
+  std::int64_t highest = table.store->max_recid();
+  std::vector<std::int64_t> clashing;
   for (const Change &change : changes) {
-    if (change.before || !change.now) continue;
-    std::int64_t recid = final_recid(table, change.recid);
-    if (table.store->recid_taken(recid)) table.moved[change.recid] = ledger.allocate_recid(db_, schema_, table.store->name());
+    highest = std::max(highest, final_recid(table, change.recid));
+    if (!change.before && change.now && table.store->recid_taken(final_recid(table, change.recid)))
+      clashing.push_back(change.recid);
+  }
+  for (std::int64_t recid : clashing) {
+    std::int64_t fresh = highest < INT64_MAX ? ++highest : random_unused_recid(db_, schema_, table.store->name());
+    table.moved[recid] = fresh;
   }
 }
 

@@ -225,7 +225,7 @@ const char *const kCheckedTable = "CREATE VIRTUAL TABLE t USING zumero (k TEXT P
 // the last of many rows.
 std::string failing_creation(const std::string &dbfile) {
   zs::Package package;
-  package.schema.push_back({0, "create_table", "t", R"json(["k TEXT PRIMARY KEY","v INTEGER CHECK (v > 0)"])json"});
+  package.schema.push_back({0, 0, "create_table", "t", R"json(["k TEXT PRIMARY KEY","v INTEGER CHECK (v > 0)"])json"});
   zs::TableSection section{"t", {"k", "v"}, {}};
   for (int i = 1; i <= 500; ++i) {
     zs::RowState row;
