@@ -33,19 +33,25 @@ void Ledger::committed(int file, const Effects &effects) {
     if (holding != found->second.holders.end() && holding->second.fate == Fate::pending)
       holding->second.fate = Fate::superseded;
   };
-  for (const auto &entry : effects.replaced) supersede(entry.tag);
-  for (const auto &entry : effects.removed) {
-    supersede(entry.tag);
-    Deletion deletion{entry.table, entry.tag, file, {}};
-    deletion.holders[file] = Holding{Fate::pending, sequence, 0};
-    deletions_.push_back(std::move(deletion));
-  }
-  for (const auto &entry : effects.written) {
-    Write &write = writes_[entry.tag];
-    write.table = entry.table;
-    write.token = entry.tag;
-    write.writer = file;
-    write.holders[file] = Holding{Fate::pending, sequence, 0};
+  for (const Effects::Entry &entry : effects.entries) {
+    switch (entry.kind) {
+      case Effects::replaced: supersede(entry.tag); break;
+      case Effects::removed: {
+        supersede(entry.tag);
+        Deletion deletion{entry.table, entry.tag, file, {}};
+        deletion.holders[file] = Holding{Fate::pending, sequence, 0};
+        deletions_.push_back(std::move(deletion));
+        break;
+      }
+      case Effects::written: {
+        Write &write = writes_[entry.tag];
+        write.table = entry.table;
+        write.token = entry.tag;
+        write.writer = file;
+        write.holders[file] = Holding{Fate::pending, sequence, 0};
+        break;
+      }
+    }
   }
 }
 

@@ -56,16 +56,21 @@ struct Deletion {
   std::map<int, Holding> holders;
 };
 
-// What one committed local transaction did, as the test saw it.
+// What one committed local transaction did, as the test saw it, in statement order
+// (a row written and then deleted by the same transaction is superseded).
 struct Effects {
+  enum Kind {
+    written,   // a row inserted or updated, with its new token
+    replaced,  // the old tag of a row that was updated
+    removed,   // the tag of a row that was deleted
+  };
   struct Entry {
+    Kind kind;
     std::string table;
     std::string tag;
   };
-  std::vector<Entry> written;   // rows inserted or updated, with their new token
-  std::vector<Entry> replaced;  // old tags of rows that were updated
-  std::vector<Entry> removed;   // tags of rows that were deleted
-  bool empty() const { return written.empty() && replaced.empty() && removed.empty(); }
+  std::vector<Entry> entries;
+  bool empty() const { return entries.empty(); }
 };
 
 class Ledger {

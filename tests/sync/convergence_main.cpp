@@ -6,10 +6,14 @@
 // Each seed is one scenario (see convergence_scenario.h). For every failing seed it
 // prints the failed checks and the seed's operation log; --verbose prints the log of
 // every seed. The exit status is 1 when any seed failed, 2 for bad arguments.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "convergence_scenario.h"
 
@@ -55,6 +59,32 @@ bool parse(int argc, char **argv, Arguments &arguments) {
   return seeds_given;
 }
 
+// One line per distinct failure (a defect often repeats at every later sync), and at
+// most a few lines per check: the first ones say what went wrong, the rest is noise.
+void print_failures(const zumero::convergence::ScenarioReport &report) {
+  constexpr int kLinesPerCheck = 8;
+  std::vector<std::pair<std::string, int>> distinct;
+  for (const auto &failure : report.failures) {
+    std::string line = "check " + failure.check + ": " + failure.detail;
+    auto seen = std::find_if(distinct.begin(), distinct.end(), [&](const auto &d) { return d.first == line; });
+    if (seen == distinct.end()) distinct.emplace_back(line, 1);
+    else ++seen->second;
+  }
+  std::map<std::string, int> shown_per_check;
+  std::map<std::string, int> hidden_per_check;
+  for (const auto &[line, count] : distinct) {
+    std::string check = line.substr(6, line.find(':') - 6);
+    if (++shown_per_check[check] > kLinesPerCheck) {
+      ++hidden_per_check[check];
+      continue;
+    }
+    std::cout << "FAIL seed " << report.seed << " " << line << (count > 1 ? " (" + std::to_string(count) + " times)" : "")
+              << "\n";
+  }
+  for (const auto &[check, hidden] : hidden_per_check)
+    std::cout << "FAIL seed " << report.seed << " check " << check << ": ... and " << hidden << " more\n";
+}
+
 void print_log(const zumero::convergence::ScenarioReport &report) {
   std::cout << "--- operation log of seed " << report.seed << " (" << report.parameters << ") ---\n";
   for (const std::string &line : report.log) std::cout << line << "\n";
@@ -79,8 +109,7 @@ int main(int argc, char **argv) {
     if (!ok) {
       ++failed;
       failed_seeds += " " + std::to_string(seed);
-      for (const auto &failure : report.failures)
-        std::cout << "FAIL seed " << seed << " check " << failure.check << ": " << failure.detail << "\n";
+      print_failures(report);
     }
     if (!ok || arguments.verbose) print_log(report);
     std::cout.flush();

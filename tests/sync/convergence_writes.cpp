@@ -54,9 +54,15 @@ public:
     statements_.push_back(sql);
     connection_.exec(sql);
   }
-  void wrote(const std::string &table, const std::string &token) { effects_.written.push_back({table, token}); }
-  void replaced(const std::string &table, const std::string &tag) { effects_.replaced.push_back({table, tag}); }
-  void removed(const std::string &table, const std::string &tag) { effects_.removed.push_back({table, tag}); }
+  void wrote(const std::string &table, const std::string &token) {
+    effects_.entries.push_back({Effects::written, table, token});
+  }
+  void replaced(const std::string &table, const std::string &tag) {
+    effects_.entries.push_back({Effects::replaced, table, tag});
+  }
+  void removed(const std::string &table, const std::string &tag) {
+    effects_.entries.push_back({Effects::removed, table, tag});
+  }
 
   // A random live row of `table` (optionally restricted by `where`).
   std::optional<PickedRow> pick(const std::string &table, const std::string &where = "") {
