@@ -117,4 +117,8 @@ std::vector<std::vector<std::string>> typed_rows(Client &client, const std::stri
 
 std::string quote_identifier(const std::string &name);
 
+// The quarantined package `qid` in `client`'s t$q holds a row whose value is `token`
+// (a package stores a text value as its length, one byte below 128, then its bytes).
+bool package_holds(Client &client, std::int64_t qid, const std::string &token);
+
 }  // namespace zumero::convergence

@@ -232,13 +232,9 @@ bool quarantine_exists(Context &context, int file_index, std::int64_t qid) {
   return file && file->connection->integer("SELECT count(*) FROM \"t$q\" WHERE qid = " + std::to_string(qid)) > 0;
 }
 
-// The package stores a text value as its length (one byte below 128) and its bytes.
 bool quarantine_holds(Context &context, int file_index, std::int64_t qid, const std::string &token) {
   ClientFile *file = file_by_index(context, file_index);
-  if (!file) return false;
-  std::string needle = std::string(1, static_cast<char>(token.size())) + token;
-  return file->connection->integer("SELECT count(*) FROM \"t$q\" WHERE qid = " + std::to_string(qid) +
-                                   " AND instr(package, x'" + hex_of(needle) + "') > 0") > 0;
+  return file && package_holds(*file->connection, qid, token);
 }
 
 void check_writes(Context &context, ServerView &server) {
@@ -287,6 +283,12 @@ void check_deletions(Context &context, ServerView &server) {
 }
 
 }  // namespace
+
+bool package_holds(Client &client, std::int64_t qid, const std::string &token) {
+  std::string needle = std::string(1, static_cast<char>(token.size())) + token;
+  return client.integer("SELECT count(*) FROM \"t$q\" WHERE qid = " + std::to_string(qid) +
+                        " AND instr(package, x'" + hex_of(needle) + "') > 0") > 0;
+}
 
 void check_convergence(Context &context, Client &observer) {
   Snapshot expected = snapshot(observer);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -209,7 +210,7 @@ ClientFile &Scenario::add_file(bool foreign_keys) {
   file->index = static_cast<int>(context_.files.size());
   file->path = dir_->path() / (file->name() + ".db");
   file->foreign_keys = foreign_keys;
-  if (!std::filesystem::exists(file->path)) file->connection = open_connection(*file);
+  file->connection = open_connection(*file);
   context_.files.push_back(std::move(file));
   return *context_.files.back();
 }
@@ -313,19 +314,8 @@ Settled Scenario::settle(ClientFile &file, Client &connection, std::int64_t star
   for (std::int64_t qid : outcome.quarantines) {
     log(who, "sync quarantined local changes as qid " + std::to_string(qid));
     Client &c = *file.connection;
-    std::string package = "(SELECT package FROM \"t$q\" WHERE qid = " + std::to_string(qid) + ")";
     context_.ledger.quarantined_since(
-        file.index, started, qid,
-        [&](const std::string &token) {
-          std::string needle = std::string(1, static_cast<char>(token.size())) + token;
-          std::string hex;
-          for (unsigned char ch : needle) {
-            static const char digits[] = "0123456789abcdef";
-            hex += digits[ch >> 4];
-            hex += digits[ch & 15];
-          }
-          return c.integer("SELECT coalesce(instr(" + package + ", x'" + hex + "'), 0)") > 0;
-        },
+        file.index, started, qid, [&](const std::string &token) { return package_holds(c, qid, token); },
         [&](const std::string &table, const std::string &tag) {
           return c.integer("SELECT count(*) FROM " + quote_identifier(table) + " WHERE tag = " + sql_quote(tag)) > 0;
         });
@@ -368,8 +358,13 @@ void Scenario::slow_sync_with_concurrent_writes(ClientFile &file) {
   std::int64_t started = context_.ledger.sync_starting(file.index);
   std::size_t before = slow_proxy_->forwarded_count();
   SessionOutcome outcome;
-  std::thread syncing([&] { outcome = session(*file.connection, slow_proxy_->url(), nullptr); });
-  if (slow_proxy_->wait_for_more_than(before, 20s)) {
+  std::atomic<bool> done{false};
+  std::thread syncing([&] {
+    outcome = session(*file.connection, slow_proxy_->url(), nullptr);
+    done = true;
+  });
+  while (!done && slow_proxy_->forwarded_count() <= before) std::this_thread::sleep_for(1ms);
+  if (!done) {
     int writes = random().between(1, 3);
     for (int i = 0; i < writes; ++i) random_transaction(context_, file, *second);
   }
@@ -409,14 +404,11 @@ void Scenario::two_connections_sync_at_once(ClientFile &file) {
   reopen_if_schema_changed(file);
 }
 
-// A byte copy of an idle file becomes one more client.
+// A byte copy of an idle file becomes one more client (the next file index).
 void Scenario::copy_file(ClientFile &source) {
   bool foreign_keys = random().percent(50);
-  int index = static_cast<int>(context_.files.size());
-  std::filesystem::path target = dir_->path() / ("c" + std::to_string(index) + ".db");
-  std::filesystem::copy_file(source.path, target);
+  std::filesystem::copy_file(source.path, dir_->path() / ("c" + std::to_string(context_.files.size()) + ".db"));
   ClientFile &copy = add_file(foreign_keys);
-  copy.connection = open_connection(copy);
   context_.ledger.copied(source.index, copy.index);
   log(source.name(), "file copied to " + copy.name());
 }

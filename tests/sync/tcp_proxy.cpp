@@ -160,15 +160,6 @@ std::size_t TcpProxy::forwarded_count() const {
   return paths_.size();
 }
 
-bool TcpProxy::wait_for_more_than(std::size_t count, std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (forwarded_count() <= count) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 void TcpProxy::sleep_unless_stopping(std::chrono::milliseconds duration) const {
   auto deadline = std::chrono::steady_clock::now() + duration;
   while (!stopping_ && std::chrono::steady_clock::now() < deadline)

@@ -38,8 +38,6 @@ public:
   std::vector<std::string> forwarded_paths() const;
   // Number of requests forwarded so far.
   std::size_t forwarded_count() const;
-  // Waits until more than `count` requests were forwarded; false on timeout.
-  bool wait_for_more_than(std::size_t count, std::chrono::milliseconds timeout) const;
 
 private:
   void accept_loop();
