@@ -57,7 +57,6 @@ class Failures {
 public:
   void add(const std::string &check, const std::string &detail);
   std::vector<Failure> all() const;
-  bool any() const;
 
 private:
   mutable std::mutex mutex_;

@@ -2,8 +2,9 @@
 //   - every client equals a fresh observer synced from the server (zumero tables, their
 //     columns, their rows with typed values, the conflict rules);
 //   - integrity_check and foreign_key_check are clean everywhere;
-//   - no write is lost: each token is on the server (live or in history), in z_audit,
-//     superseded locally before any push, or in the quarantined package that took it;
+//   - no write is lost or doubled: each token is on the server (live or in history)
+//     under one row identity, or in z_audit, or was superseded locally before any push,
+//     or is in the quarantined package that took it;
 //   - no deletion is lost: a deleted row is gone from the server unless z_audit shows
 //     the deletion overruled, or the deletion was quarantined.
 #include <sqlite3.h>
@@ -200,9 +201,11 @@ public:
   bool live(const std::string &table, const std::string &tag) {
     return observer_.integer("SELECT count(*) FROM " + quote_identifier(table) + " WHERE tag = " + sql_quote(tag)) > 0;
   }
-  bool in_history(const std::string &table, const std::string &tag) {
-    return observer_.integer("SELECT count(*) FROM " + quote_identifier("z$old$" + table) +
-                             " WHERE tag = " + sql_quote(tag)) > 0;
+  // How many row identities ever held `tag` on the server (live or in history).
+  std::int64_t identities(const std::string &table, const std::string &tag) {
+    return observer_.integer("SELECT count(*) FROM (SELECT rowid FROM " + quote_identifier(table) +
+                             " WHERE tag = " + sql_quote(tag) + " UNION SELECT z_recid FROM " +
+                             quote_identifier("z$old$" + table) + " WHERE tag = " + sql_quote(tag) + ")");
   }
   bool in_audit_incoming(const std::string &tag) {
     return has_audit_ && observer_.integer("SELECT count(*) FROM z_audit WHERE instr(incoming, " +
@@ -239,9 +242,14 @@ bool quarantine_holds(Context &context, int file_index, std::int64_t qid, const 
 
 void check_writes(Context &context, ServerView &server) {
   for (const Write &write : context.ledger.writes()) {
-    if (server.live(write.table, write.token) || server.in_history(write.table, write.token) ||
-        server.in_audit_incoming(write.token))
-      continue;
+    // One write is one row; a file copy may legitimately push its pending rows again.
+    std::int64_t identities = server.identities(write.table, write.token);
+    if (identities > 1 && !write.duplicated)
+      context.failures.add("write_duplicated", write.token + " (" + write.table + ", by c" +
+                                                   std::to_string(write.writer) + ") is on the server under " +
+                                                   std::to_string(identities) + " row identities");
+    if (identities > 0) continue;
+    if (server.in_audit_incoming(write.token)) continue;
     std::vector<std::string> problems;
     for (const auto &[file, holding] : write.holders) {
       std::string where = "c" + std::to_string(file);
@@ -268,6 +276,7 @@ void check_deletions(Context &context, ServerView &server) {
   for (const Deletion &deletion : context.ledger.deletions()) {
     if (!server.live(deletion.table, deletion.tag)) continue;
     if (duplicated[deletion.tag]) continue;  // a file copy pushed the row as its own too
+    if (server.identities(deletion.table, deletion.tag) > 1) continue;  // reported as write_duplicated
     if (server.deletion_overruled(deletion.table, deletion.tag)) continue;
     bool all_quarantined = true;
     std::vector<std::string> fates;

@@ -40,11 +40,6 @@ std::vector<Failure> Failures::all() const {
   return failures_;
 }
 
-bool Failures::any() const {
-  std::lock_guard<std::mutex> guard(mutex_);
-  return !failures_.empty();
-}
-
 namespace {
 
 void apply_pragmas(const ClientFile &file, Client &connection) {
@@ -547,6 +542,7 @@ ScenarioReport Scenario::run() {
   server_.reset();
   report.failures = context_.failures.all();
   report.log = context_.log.lines();
+  context_.files.clear();  // close the connections before the directory goes
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
   return report;
 }
