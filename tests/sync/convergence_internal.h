@@ -40,12 +40,15 @@ private:
 // What happened, in order, so a failing seed can be read and replayed.
 class OperationLog {
 public:
+  // Also print each line as it is added (a crash then still shows what led to it).
+  void stream_to_stdout(bool on) { stream_ = on; }
   void add(const std::string &who, const std::string &what);
   std::vector<std::string> lines() const;
 
 private:
   mutable std::mutex mutex_;
   std::vector<std::string> lines_;
+  bool stream_ = false;
 };
 
 struct Failure {

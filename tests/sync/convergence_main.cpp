@@ -5,7 +5,8 @@
 //
 // Each seed is one scenario (see convergence_scenario.h). For every failing seed it
 // prints the failed checks and the seed's operation log; --verbose prints the log of
-// every seed. The exit status is 1 when any seed failed, 2 for bad arguments.
+// every seed while it runs. The exit status is 1 when any seed failed, 2 for bad
+// arguments.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -102,7 +103,10 @@ int main(int argc, char **argv) {
   std::string failed_seeds;
   std::uint64_t failed = 0;
   for (std::uint64_t seed = arguments.first; seed <= arguments.last; ++seed) {
-    zumero::convergence::ScenarioReport report = zumero::convergence::run_scenario(seed);
+    // Named before it runs: a crash of the loaded extension ends the program mid-seed.
+    std::printf("seed %llu: running\n", static_cast<unsigned long long>(seed));
+    std::fflush(stdout);
+    zumero::convergence::ScenarioReport report = zumero::convergence::run_scenario(seed, arguments.verbose);
     bool ok = report.failures.empty();
     std::printf("seed %llu: %s (%.1f s)\n", static_cast<unsigned long long>(seed), ok ? "ok" : "FAILED",
                 report.seconds);
@@ -111,7 +115,7 @@ int main(int argc, char **argv) {
       failed_seeds += " " + std::to_string(seed);
       print_failures(report);
     }
-    if (!ok || arguments.verbose) print_log(report);
+    if (!ok && !arguments.verbose) print_log(report);  // --verbose printed it as it ran
     std::cout.flush();
   }
   std::uint64_t total = arguments.last - arguments.first + 1;

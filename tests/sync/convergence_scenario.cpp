@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <set>
 #include <thread>
 
@@ -23,6 +24,7 @@ using namespace std::chrono_literals;
 void OperationLog::add(const std::string &who, const std::string &what) {
   std::lock_guard<std::mutex> guard(mutex_);
   lines_.push_back("[" + who + "] " + what);
+  if (stream_) std::cout << lines_.back() << std::endl;
 }
 
 std::vector<std::string> OperationLog::lines() const {
@@ -121,7 +123,9 @@ enum class Settled { ok, refused, failed };
 
 class Scenario {
 public:
-  explicit Scenario(std::uint64_t seed) : seed_(seed), context_(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  Scenario(std::uint64_t seed, bool stream_log) : seed_(seed), context_(seed * 0x9E3779B97F4A7C15ull + 1) {
+    context_.log.stream_to_stdout(stream_log);
+  }
   ScenarioReport run();
 
 private:
@@ -522,6 +526,7 @@ ScenarioReport Scenario::run() {
                       std::to_string(alter_client_) + " in round " + std::to_string(alter_round_) +
                       (copy_round_ >= 0 ? " copy=c" + std::to_string(copy_source_) + " in round " + std::to_string(copy_round_)
                                         : " copy=none");
+  log("seed " + std::to_string(seed_), report.parameters);
   try {
     start();
     for (int round = 1; round <= rounds_; ++round) play_round(round);
@@ -549,6 +554,6 @@ ScenarioReport Scenario::run() {
 
 }  // namespace
 
-ScenarioReport run_scenario(std::uint64_t seed) { return Scenario(seed).run(); }
+ScenarioReport run_scenario(std::uint64_t seed, bool stream_log) { return Scenario(seed, stream_log).run(); }
 
 }  // namespace zumero::convergence

@@ -19,6 +19,7 @@ struct ScenarioReport {
   double seconds = 0;
 };
 
-ScenarioReport run_scenario(std::uint64_t seed);
+// `stream_log`: print the operation log while the scenario runs.
+ScenarioReport run_scenario(std::uint64_t seed, bool stream_log);
 
 }  // namespace zumero::convergence
