@@ -113,7 +113,12 @@ int connect_upstream(int port) {
 }  // namespace
 
 TcpProxy::TcpProxy(int upstream_port, std::string drop_reply_of_first_path)
-    : upstream_port_(upstream_port), drop_prefix_(std::move(drop_reply_of_first_path)) {
+    : TcpProxy(upstream_port, TcpProxyOptions{std::move(drop_reply_of_first_path), {}}) {}
+
+TcpProxy::TcpProxy(int upstream_port, TcpProxyOptions options)
+    : upstream_port_(upstream_port),
+      drop_prefix_(std::move(options.drop_reply_of_first_path)),
+      reply_delay_(options.reply_delay) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) throw std::runtime_error("socket failed");
   int one = 1;
@@ -148,6 +153,18 @@ TcpProxy::~TcpProxy() {
 std::vector<std::string> TcpProxy::forwarded_paths() const {
   std::lock_guard<std::mutex> guard(mutex_);
   return paths_;
+}
+
+std::size_t TcpProxy::forwarded_count() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return paths_.size();
+}
+
+void TcpProxy::sleep_unless_stopping(std::chrono::milliseconds duration) const {
+  auto deadline = std::chrono::steady_clock::now() + duration;
+  while (!stopping_ && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(5), deadline - std::chrono::steady_clock::now()));
 }
 
 void TcpProxy::accept_loop() {
@@ -189,6 +206,7 @@ void TcpProxy::serve(int client_fd) {
         ++dropped_;
         break;  // the server answered; the client never hears of it
       }
+      if (reply_delay_.count() > 0) sleep_unless_stopping(reply_delay_);
       if (!send_all(client_fd, response)) break;
     }
   }
