@@ -385,6 +385,12 @@ HttpServer::HttpServer(ServerConfig &config, Service &service)
   // Replies leave in more than one write; without TCP_NODELAY each sync request waits
   // on delayed acknowledgements.
   http_->set_tcp_nodelay(true);
+  // httplib's default adds SO_REUSEPORT, with which a second server on the same port
+  // starts without complaint and takes half of the first one's connections.
+  http_->set_socket_options([](socket_t sock) {
+    int on = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  });
   install_routes();
 }
 

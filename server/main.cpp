@@ -124,6 +124,9 @@ int main(int argc, char **argv) {
   std::string level_name = "info";
   std::string tls_cert, tls_key;
 
+  // Timeouts: at least 10 ms, at most a day.
+  const CLI::Range kSeconds(0.01, 86400.0);
+
   CLI::App app{"zumero-server: the sync server for zumero SQLite databases.\n"
                "Clients push and pull changes over HTTP(S) POST requests."};
   app.add_option("--data-dir", data_dir, "Directory for the server's databases (created if missing)")
@@ -152,15 +155,15 @@ int main(int argc, char **argv) {
   app.add_option("--header-timeout", config.header_timeout,
                  "Seconds a client has to send a request's line and headers, counted from the connection's "
                  "start (TLS handshake included) or from the first byte of a later request")
-      ->check(CLI::PositiveNumber)
+      ->check(kSeconds)
       ->capture_default_str();
   app.add_option("--keep-alive-timeout", config.keep_alive_timeout,
                  "Seconds an idle connection waits for its next request")
-      ->check(CLI::PositiveNumber)
+      ->check(kSeconds)
       ->capture_default_str();
   app.add_option("--transfer-timeout", config.transfer_timeout,
                  "Seconds a request body or a response may take beyond what --min-transfer-rate allows")
-      ->check(CLI::PositiveNumber)
+      ->check(kSeconds)
       ->capture_default_str();
   app.add_option("--min-transfer-rate", config.min_transfer_rate,
                  "Bytes per second below which a request body or a response runs out of time")
@@ -169,7 +172,7 @@ int main(int argc, char **argv) {
   app.add_option("--max-connections", config.max_connections,
                  "Connections served at once; when all are taken, the one that waited longest for a request "
                  "is closed")
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(std::size_t(1), std::size_t(100000)))
       ->capture_default_str();
   app.add_option("--admin-password", config.admin_password,
                  "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")

@@ -259,6 +259,17 @@ TEST_CASE("zumero-server rejects bad command lines", "[server]") {
   CHECK(zumero::test::run_command({exe, "--data-dir", data, "--tls-key", tls.key_file}).exit_code != 0);
 }
 
+TEST_CASE("a second server cannot listen on a port in use", "[server]") {
+  ServerProcess server(placeholder());
+  zumero::test::TempDir dir;
+  auto second = zumero::test::run_command({ZUMERO_PLACEHOLDER_SERVER_PATH, "--data-dir", (dir.path() / "data").string(),
+                                           "--listen", "127.0.0.1:" + std::to_string(server.port())},
+                                          20s);
+  CHECK(second.exit_code == 1);
+  CHECK(second.output.find("cannot listen on 127.0.0.1:" + std::to_string(server.port())) != std::string::npos);
+  CHECK(second.output.find("listening on") == std::string::npos);
+}
+
 TEST_CASE("GET /health answers ok", "[server]") {
   ServerProcess server(placeholder());
   CHECK(server.url().rfind("http://127.0.0.1:", 0) == 0);
