@@ -1,5 +1,7 @@
 #include "server/http_server.h"
 
+#include "server/connection_pool.h"
+#include "server/connection_stream.h"
 #include "server/logging.h"
 
 #include <httplib.h>
@@ -8,10 +10,20 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <optional>
+#include <random>
 #include <sstream>
 #include <stdexcept>
+#include <strings.h>
 #include <thread>
+#include <type_traits>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace zumero::server {
 
@@ -30,20 +42,22 @@ Response json_error(int status, const std::string &error, const std::string &mes
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // The POST routes answered by the sync service.
 const char *const kServiceRoutes[] = {
     "/push",           "/pull",          "/storage_usage",     "/auth_create",
     "/auth_add_user",  "/auth_add_alias", "/auth_set_password", "/auth_set_acl_entry",
 };
 
-constexpr unsigned kMinWorkers = 32;
+// Request line plus headers; larger heads get 431.
+constexpr std::size_t kMaxHeadBytes = 64 * 1024;
 
-// How much of an oversized request body is read and discarded before giving up.
-constexpr std::size_t kDrainBytes = std::size_t(64) << 20;
+// Longest request path written to the log.
+constexpr std::size_t kMaxLoggedPath = 200;
 
-void set_json_error(httplib::Response &res, int status, const std::string &error, const std::string &message) {
-  res.status = status;
-  res.set_content(json_error_body(error, message), "application/json");
+Clock::duration seconds(double value) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(value));
 }
 
 std::string status_message(int status) {
@@ -55,46 +69,328 @@ std::string status_message(int status) {
   case 413: return "request body too large";
   case 414: return "request URI too long";
   case 416: return "range not satisfiable";
+  case 431: return "request header fields too large";
   case 500: return "internal server error";
   case 503: return "service unavailable";
   default: return "request failed";
   }
 }
 
+void set_json_error(httplib::Response &res, int status, const std::string &message) {
+  res.status = status;
+  res.set_content(json_error_body("http_" + std::to_string(status), message), "application/json");
+}
+
+// A short random token that ties a 500 answer to its log line.
+std::string new_error_id() {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(generator()));
+  return text;
+}
+
+// The text of a failure, for the server log only. JSON parse errors quote the input
+// they stopped at, which may be part of a request body; that part is left out.
+std::string describe_exception(const std::exception_ptr &error) {
+  try {
+    if (error) std::rethrow_exception(error);
+    return "unknown failure";
+  } catch (const nlohmann::json::parse_error &e) {
+    std::string what = e.what();
+    auto quoted = what.find("; last read:");
+    if (quoted != std::string::npos) what = what.substr(0, quoted) + "; (input withheld)";
+    return what;
+  } catch (const std::exception &e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+// The fixed 500 answer: no exception text, no path, only an id to find the log line.
+void set_internal_error(httplib::Response &res, const std::string &error_id) {
+  set_json_error(res, 500, "internal server error (error id " + error_id + ")");
+}
+
+// A request path fit for one log line: control and non-ASCII bytes escaped, cut short.
+std::string printable_path(const std::string &path) {
+  std::string text;
+  for (unsigned char c : path.substr(0, kMaxLoggedPath)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      text += static_cast<char>(c);
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      text += escaped;
+    }
+  }
+  if (path.size() > kMaxLoggedPath) text += "...";
+  return text;
+}
+
+std::string request_label(const httplib::Request &req) {
+  return req.method + " " + printable_path(req.path) + " from " + (req.remote_addr.empty() ? "-" : req.remote_addr);
+}
+
 bool is_body_method(const std::string &method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
 }
 
-bool has_request_body(const httplib::Request &req) {
-  if (req.has_header("Transfer-Encoding")) return true;
-  if (!req.has_header("Content-Length")) return false;
-  const std::string length = req.get_header_value("Content-Length");
-  return !(length.empty() || length == "0");
+// A Content-Length value: digits only; values beyond 64 bits saturate (and are then
+// refused as too large). nullopt when it is not a non-negative decimal integer.
+std::optional<std::uint64_t> parse_content_length(const std::string &text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    unsigned digit = static_cast<unsigned>(c - '0');
+    value = value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10 ? std::numeric_limits<std::uint64_t>::max()
+                                                                           : value * 10 + digit;
+  }
+  return value;
 }
+
+struct Refusal {
+  int status;
+  std::string message;
+};
+
+// Checks how the request says its body is framed, before any of the body is read.
+std::optional<Refusal> framing_problem(const httplib::Request &req, std::size_t max_body) {
+  const std::size_t lengths = req.get_header_value_count("Content-Length");
+  if (req.has_header("Transfer-Encoding")) {
+    if (lengths > 0) return Refusal{400, "both Transfer-Encoding and Content-Length"};
+    if (req.get_header_value_count("Transfer-Encoding") != 1 ||
+        strcasecmp(req.get_header_value("Transfer-Encoding").c_str(), "chunked") != 0) {
+      return Refusal{400, "unsupported Transfer-Encoding; only chunked is accepted"};
+    }
+    if (!is_body_method(req.method)) return Refusal{400, "unexpected request body"};
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> length;
+  for (std::size_t i = 0; i < lengths; ++i) {
+    auto value = parse_content_length(req.get_header_value("Content-Length", i));
+    if (!value) return Refusal{400, "Content-Length must be a non-negative decimal integer"};
+    if (length && *length != *value) return Refusal{400, "conflicting Content-Length values"};
+    length = value;
+  }
+  if (!length || *length == 0) return std::nullopt;
+  if (!is_body_method(req.method)) return Refusal{400, "unexpected request body"};
+  if (*length > max_body) return Refusal{413, "request body larger than " + std::to_string(max_body) + " bytes"};
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------
+// Connections
+
+struct ConnectionSettings {
+  Clock::duration header_timeout;
+  Clock::duration keep_alive_timeout;
+  ConnectionStream::Limits stream;
+  double header_timeout_seconds;
+};
+
+ConnectionSettings connection_settings(const ServerConfig &config) {
+  ConnectionSettings settings;
+  settings.header_timeout = seconds(config.header_timeout);
+  settings.keep_alive_timeout = seconds(config.keep_alive_timeout);
+  settings.stream.transfer_timeout = seconds(config.transfer_timeout);
+  settings.stream.min_transfer_rate = std::max<std::size_t>(1, config.min_transfer_rate);
+  settings.stream.max_head_bytes = kMaxHeadBytes;
+  settings.header_timeout_seconds = config.header_timeout;
+  return settings;
+}
+
+// What the handlers of one request need to know about, or decide for, its connection.
+// Handlers run on the connection's thread, so they find it in a thread_local.
+struct ConnectionState {
+  ConnectionStream &stream;
+  ConnectionPool::Member &member;
+  bool close_after_response = false;
+  // The request was not read to its end: drain a little before closing so that the
+  // answer is not lost to a TCP reset.
+  bool linger = false;
+};
+
+thread_local ConnectionState *current_connection = nullptr;
+
+class CurrentConnection {
+public:
+  explicit CurrentConnection(ConnectionState &state) { current_connection = &state; }
+  ~CurrentConnection() { current_connection = nullptr; }
+  CurrentConnection(const CurrentConnection &) = delete;
+  CurrentConnection &operator=(const CurrentConnection &) = delete;
+};
+
+// The answer goes out, then the connection ends without reading the rest of the request.
+void close_unread_connection() {
+  if (!current_connection) return;
+  current_connection->close_after_response = true;
+  current_connection->linger = true;
+}
+
+class SocketCloser {
+public:
+  explicit SocketCloser(int fd) : fd_(fd) {}
+  ~SocketCloser() { ::close(fd_); }
+  SocketCloser(const SocketCloser &) = delete;
+  SocketCloser &operator=(const SocketCloser &) = delete;
+
+private:
+  int fd_;
+};
+
+// Writes an error answer directly, for a request head httplib gave up on before it
+// could answer (the request line never completed).
+void write_direct_error(ConnectionStream &stream, int status, const std::string &message) {
+  const char *reason = status == 408 ? "Request Timeout" : "Request Header Fields Too Large";
+  std::string body = json_error_body("http_" + std::to_string(status), message);
+  std::string answer = "HTTP/1.1 " + std::to_string(status) + " " + reason +
+                       "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\nConnection: close\r\n\r\n" + body;
+  stream.write(answer.data(), answer.size());
+}
+
+std::string head_timeout_message(const ConnectionSettings &settings) {
+  std::ostringstream text;
+  text << "request headers not received within " << settings.header_timeout_seconds << " s";
+  return text.str();
+}
+
+// Answers a request whose head could not be read, if httplib did not, and notes
+// why in the debug log.
+void answer_failed_head(ConnectionState &state, const ConnectionSettings &settings) {
+  ConnectionStream &stream = state.stream;
+  if (stream.phase() != ConnectionStream::Phase::head || stream.responded()) return;
+  std::string peer;
+  int port = 0;
+  stream.get_remote_ip_and_port(peer, port);
+  if (stream.failure() == ConnectionStream::Failure::timed_out && stream.head_bytes() > 0) {
+    log_debug("closing the connection from ", peer, ": ", head_timeout_message(settings));
+    write_direct_error(stream, 408, head_timeout_message(settings));
+    state.linger = true;
+  } else if (stream.failure() == ConnectionStream::Failure::head_too_large) {
+    log_debug("closing the connection from ", peer, ": request head larger than ", kMaxHeadBytes, " bytes");
+    write_direct_error(stream, 431, "request head larger than " + std::to_string(kMaxHeadBytes) + " bytes");
+    state.linger = true;
+  }
+}
+
+using RequestProcessor = std::function<bool(httplib::Stream &, bool &connection_closed,
+                                            const std::function<void(httplib::Request &)> &on_head)>;
+
+// Serves one accepted connection until it ends, then closes the socket.
+void serve_connection(int fd, SSL_CTX *tls, ConnectionPool &pool, const ConnectionSettings &settings,
+                      const RequestProcessor &process_request) {
+  SocketCloser closer(fd);
+  ConnectionPool::Member member(pool, fd);
+  const auto first_head_deadline = Clock::now() + settings.header_timeout;
+  int on = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+
+  ConnectionStream stream(fd, settings.stream);
+  if (tls && !stream.accept_tls(tls, first_head_deadline)) {
+    log_debug("closing a connection: no TLS handshake");
+    return;
+  }
+
+  ConnectionState state{stream, member};
+  CurrentConnection current(state);
+  bool first = true;
+  for (;;) {
+    auto request_deadline = first ? first_head_deadline : Clock::now() + settings.keep_alive_timeout;
+    if (!stream.wait_for_request(request_deadline)) break;
+    stream.begin_head(first ? first_head_deadline : Clock::now() + settings.header_timeout);
+    first = false;
+
+    bool connection_closed = false;
+    bool answered = process_request(stream, connection_closed, [&](httplib::Request &req) {
+      stream.begin_body();
+      if (!member.set_busy()) state.close_after_response = true;
+      // Without either header a request has no body (RFC 9112, 6.3); httplib would
+      // otherwise read until the client closes.
+      if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+        req.set_header("Content-Length", "0");
+      }
+    });
+    answer_failed_head(state, settings);
+    if (!answered || connection_closed || state.close_after_response || !member.set_waiting()) break;
+  }
+  bool linger = state.linger && member.set_closing();
+  stream.finish(linger);
+}
+
+// httplib's Server or SSLServer, with connections served by serve_connection.
+template <typename Base> class GuardedServer final : public Base {
+public:
+  template <typename... Args>
+  GuardedServer(ConnectionPool &pool, const ConnectionSettings &settings, Args &&...args)
+      : Base(std::forward<Args>(args)...), pool_(pool), settings_(settings) {}
+
+  // httplib binds with a listen backlog of 5; a burst of connections would then wait
+  // for SYN retransmissions, so the backlog is raised once bound.
+  void widen_backlog() { ::listen(this->svr_sock_, SOMAXCONN); }
+
+private:
+  bool process_and_close_socket(socket_t sock) override {
+    SSL_CTX *tls = nullptr;
+    if constexpr (std::is_base_of_v<httplib::SSLServer, Base>) tls = this->ssl_context();
+    serve_connection(sock, tls, pool_, settings_,
+                     [this](httplib::Stream &stream, bool &connection_closed,
+                            const std::function<void(httplib::Request &)> &on_head) {
+                       return this->process_request(stream, false, connection_closed, on_head);
+                     });
+    return true;
+  }
+
+  ConnectionPool &pool_;
+  ConnectionSettings settings_;
+};
+
+// httplib owns its task queue for the duration of listen(); this one hands the
+// connections to the server's ConnectionPool.
+class PoolTaskQueue final : public httplib::TaskQueue {
+public:
+  explicit PoolTaskQueue(ConnectionPool &pool) : pool_(pool) {}
+  void enqueue(std::function<void()> job) override { pool_.enqueue(std::move(job)); }
+  void shutdown() override { pool_.shutdown(); }
+
+private:
+  ConnectionPool &pool_;
+};
 
 }  // namespace
 
-HttpServer::HttpServer(ServerConfig &config, Service &service) : config_(config), service_(service) {
+HttpServer::HttpServer(ServerConfig &config, Service &service)
+    : config_(config), service_(service), pool_(std::make_unique<ConnectionPool>(config.max_connections)) {
+  ConnectionSettings settings = connection_settings(config_);
   if (config_.tls()) {
-    auto tls = std::make_unique<httplib::SSLServer>(config_.tls_cert_file.c_str(), config_.tls_key_file.c_str());
+    auto tls = std::make_unique<GuardedServer<httplib::SSLServer>>(
+        *pool_, settings, config_.tls_cert_file.c_str(), config_.tls_key_file.c_str());
     if (!tls->is_valid()) {
       throw std::runtime_error("cannot load the TLS certificate '" + config_.tls_cert_file + "' or key '" +
                                config_.tls_key_file + "'");
     }
+    widen_backlog_ = [server = tls.get()] { server->widen_backlog(); };
     http_ = std::move(tls);
   } else {
-    http_ = std::make_unique<httplib::Server>();
+    auto plain = std::make_unique<GuardedServer<httplib::Server>>(*pool_, settings);
+    widen_backlog_ = [server = plain.get()] { server->widen_backlog(); };
+    http_ = std::move(plain);
   }
 
-  unsigned workers = std::max(kMinWorkers, 2 * std::thread::hardware_concurrency());
-  http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  ConnectionPool &pool = *pool_;
+  http_->new_task_queue = [&pool] { return new PoolTaskQueue(pool); };
   http_->set_payload_max_length(config_.max_body_bytes);
-  http_->set_read_timeout(30, 0);
-  http_->set_write_timeout(30, 0);
-  http_->set_keep_alive_timeout(5);
   // Replies leave in more than one write; without TCP_NODELAY each sync request waits
   // on delayed acknowledgements.
   http_->set_tcp_nodelay(true);
+  // httplib's default adds SO_REUSEPORT, with which a second server on the same port
+  // starts without complaint and takes half of the first one's connections.
+  http_->set_socket_options([](socket_t sock) {
+    int on = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  });
   install_routes();
 }
 
@@ -105,36 +401,31 @@ void HttpServer::install_routes() {
   const std::size_t max_body = config_.max_body_bytes;
 
   // Reads the whole body, at most max_body bytes once decoded. On failure the
-  // response is already filled in and false is returned.
+  // response is already filled in, the connection is to be closed, and false is
+  // returned.
   auto read_body = [max_body](const httplib::Request &req, httplib::Response &res,
                               const httplib::ContentReader &reader, std::string &body) {
-    if (req.has_header("Content-Length")) {
-      auto declared = req.get_header_value<std::uint64_t>("Content-Length");
-      if (declared <= max_body) body.reserve(static_cast<std::size_t>(declared));
-    }
-    // Once over the limit, the rest of the body is read and dropped so that the client
-    // sees the 413 instead of a reset connection, up to kDrainBytes more.
-    const std::size_t drain_limit = max_body + std::min(kDrainBytes, SIZE_MAX - max_body);
-    std::size_t received = 0;
+    auto declared = parse_content_length(req.get_header_value("Content-Length"));
+    if (declared && *declared <= max_body) body.reserve(static_cast<std::size_t>(*declared));
     bool too_large = false;
     bool ok = reader([&](const char *data, std::size_t length) {
-      received += std::min(length, SIZE_MAX - received);
-      if (!too_large && length > max_body - body.size()) {
+      if (length > max_body - body.size()) {
         too_large = true;
-        std::string().swap(body);
+        return false;
       }
-      if (too_large) return received <= drain_limit;
       body.append(data, length);
       return true;
     });
     if (ok && !too_large) return true;
-    res.set_header("Connection", "close");
+    close_unread_connection();
+    std::string().swap(body);
     if (too_large || res.status == 413) {
-      log_warn("refused ", req.method, " ", req.path, " from ", req.remote_addr, ": body larger than ", max_body,
-               " bytes");
-      set_json_error(res, 413, "http_413", "request body larger than " + std::to_string(max_body) + " bytes");
+      log_info("refused ", request_label(req), ": body larger than ", max_body, " bytes");
+      set_json_error(res, 413, "request body larger than " + std::to_string(max_body) + " bytes");
+    } else if (current_connection && current_connection->stream.failure() == ConnectionStream::Failure::timed_out) {
+      set_json_error(res, 408, "request body not received in time");
     } else {
-      set_json_error(res, 400, "http_400", "could not read the request body");
+      set_json_error(res, 400, "could not read the request body");
     }
     return false;
   };
@@ -152,16 +443,18 @@ void HttpServer::install_routes() {
     Response response;
     try {
       response = handler(request);
-      if (response.status < 100 || response.status > 599) {
-        log_error(req.path, ": the service answered with invalid HTTP status ", response.status);
-        response = json_error(500, "http_500", "invalid response status");
-      }
-    } catch (const std::exception &e) {
-      log_error(req.method, " ", req.path, " from ", req.remote_addr, " failed: ", e.what());
-      response = json_error(500, "http_500", e.what());
     } catch (...) {
-      log_error(req.method, " ", req.path, " from ", req.remote_addr, " failed with an unknown exception");
-      response = json_error(500, "http_500", "internal error");
+      std::string id = new_error_id();
+      log_error("error id ", id, ": ", request_label(req), " failed: ", describe_exception(std::current_exception()));
+      set_internal_error(res, id);
+      return;
+    }
+    if (response.status < 100 || response.status > 599) {
+      std::string id = new_error_id();
+      log_error("error id ", id, ": ", request_label(req), ": the service answered with invalid HTTP status ",
+                response.status);
+      set_internal_error(res, id);
+      return;
     }
     res.status = response.status;
     res.set_content(std::move(response.body), response.content_type);
@@ -178,7 +471,7 @@ void HttpServer::install_routes() {
     if (service_started_.load()) {
       res.set_content("ok", "text/plain");
     } else {
-      set_json_error(res, 503, "http_503", "starting");
+      set_json_error(res, 503, "starting");
     }
   });
 
@@ -191,7 +484,7 @@ void HttpServer::install_routes() {
       try {
         ms = std::stol(req.get_param_value("ms"));
       } catch (...) {
-        set_json_error(res, 400, "http_400", "ms must be an integer");
+        set_json_error(res, 400, "ms must be an integer");
         return;
       }
       ms = std::clamp(ms, 0L, 60000L);
@@ -206,10 +499,14 @@ void HttpServer::install_routes() {
       std::string body;
       if (read_body(req, res, reader, body)) sleep_route(req, res);
     });
-    // Fails inside the request wrapper, to test the 500 path.
-    http.Post("/debug/throw", [serve](const httplib::Request &req, httplib::Response &res,
-                                      const httplib::ContentReader &reader) {
-      serve(req, res, reader, [](const Request &) -> Response { throw std::runtime_error("zumero:debug_throw"); });
+    // Fails inside the request wrapper, to test the 500 path. The failure names the
+    // data directory, as a real one might.
+    const std::string data_dir = config_.data_dir.string();
+    http.Post("/debug/throw", [serve, data_dir](const httplib::Request &req, httplib::Response &res,
+                                                const httplib::ContentReader &reader) {
+      serve(req, res, reader, [&data_dir](const Request &) -> Response {
+        throw std::runtime_error("zumero:debug_throw in " + data_dir);
+      });
     });
   }
 
@@ -218,51 +515,101 @@ void HttpServer::install_routes() {
                                        const httplib::ContentReader &reader) {
     std::string body;
     if (!read_body(req, res, reader, body)) return;
-    set_json_error(res, 404, "http_404", "not found");
+    set_json_error(res, 404, "not found");
   };
   http.Post(".*", unknown_with_body);
   http.Put(".*", unknown_with_body);
   http.Patch(".*", unknown_with_body);
   http.Delete(".*", unknown_with_body);
 
-  // Other methods carrying a body would have it buffered without the limit; refuse them.
-  http.set_pre_routing_handler([](const httplib::Request &req, httplib::Response &res) {
-    if (!is_body_method(req.method) && has_request_body(req)) {
-      res.set_header("Connection", "close");
-      set_json_error(res, 400, "http_400", "unexpected request body");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+  // The framing is checked once the head is in, before any of the body is read; a
+  // refused request is answered at once and its connection closed.
+  auto refuse_bad_framing = [max_body](const httplib::Request &req, httplib::Response &res) {
+    auto refusal = framing_problem(req, max_body);
+    if (!refusal) return false;
+    set_json_error(res, refusal->status, refusal->message);
+    close_unread_connection();
+    return true;
+  };
+  // A client waiting for "100 Continue" hears the refusal instead.
+  http.set_expect_100_continue_handler([refuse_bad_framing](const httplib::Request &req, httplib::Response &res) {
+    return refuse_bad_framing(req, res) ? res.status : 100;
+  });
+  http.set_pre_routing_handler([refuse_bad_framing](const httplib::Request &req, httplib::Response &res) {
+    return refuse_bad_framing(req, res) ? httplib::Server::HandlerResponse::Handled
+                                        : httplib::Server::HandlerResponse::Unhandled;
   });
 
-  // Errors produced by the HTTP layer itself (no route, malformed request...) get a
-  // JSON body; responses that already have a body are left alone.
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request &, httplib::Response &res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        set_json_error(res, res.status, "http_" + std::to_string(res.status), status_message(res.status));
+  // Errors produced by httplib itself (no route, malformed request, a head that
+  // did not arrive in time...) get a JSON body; responses that already have a body
+  // keep it. "Handled" makes httplib add the Content-Length header, which it leaves
+  // out when it answers before routing (after the 100-continue check).
+  const std::string head_timeout = head_timeout_message(connection_settings(config_));
+  http.set_error_handler(
+      httplib::Server::HandlerWithResponse([head_timeout](const httplib::Request &, httplib::Response &res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
+        std::string message = status_message(res.status);
+        bool head_failed = current_connection && current_connection->stream.phase() == ConnectionStream::Phase::head;
+        if (head_failed) {
+          switch (current_connection->stream.failure()) {
+          case ConnectionStream::Failure::timed_out:
+            res.status = 408;
+            message = head_timeout;
+            break;
+          case ConnectionStream::Failure::head_too_large:
+            res.status = 431;
+            message = "request head larger than " + std::to_string(kMaxHeadBytes) + " bytes";
+            break;
+          default: break;
+          }
+        }
+        // What follows a request httplib could not parse cannot be trusted.
+        if (head_failed || res.status == 400 || res.status == 413) close_unread_connection();
+        set_json_error(res, res.status, message);
         return httplib::Server::HandlerResponse::Handled;
       }));
 
   http.set_exception_handler([](const httplib::Request &req, httplib::Response &res, std::exception_ptr error) {
-    std::string what = "internal error";
-    try {
-      if (error) std::rethrow_exception(error);
-    } catch (const std::exception &e) {
-      what = e.what();
-    } catch (...) {
-    }
-    log_error(req.method, " ", req.path, " failed: ", what);
-    set_json_error(res, 500, "http_500", what);
+    std::string id = new_error_id();
+    log_error("error id ", id, ": ", request_label(req), " failed: ", describe_exception(error));
+    set_internal_error(res, id);
+    close_unread_connection();
   });
 
+  // Last word on the connection headers, for every answer httplib writes.
+  // Whole seconds, rounded down: the client gives up on the connection first.
+  const std::string keep_alive = "timeout=" + std::to_string(static_cast<long>(config_.keep_alive_timeout));
+  ConnectionPool &pool = *pool_;
+  http.set_post_routing_handler([keep_alive, &pool](const httplib::Request &req, httplib::Response &res) {
+    bool close = req.get_header_value("Connection") == "close" || pool.stopping() ||
+                 (current_connection && current_connection->close_after_response);
+    res.headers.erase("Keep-Alive");
+    if (close) {
+      res.headers.erase("Connection");
+      res.set_header("Connection", "close");
+      if (current_connection) current_connection->close_after_response = true;
+    } else {
+      res.set_header("Keep-Alive", keep_alive);
+    }
+  });
+
+  // One line per answer: never headers or bodies, which may carry credentials.
   http.set_logger([](const httplib::Request &req, const httplib::Response &res) {
-    LogLevel level = req.path == "/health" ? LogLevel::debug : LogLevel::info;
+    // Health checks, and heads cut short by a closed connection (the client went
+    // away, or its connection was closed to make room), are not worth a line.
+    bool cut_short = current_connection && current_connection->stream.failure() == ConnectionStream::Failure::closed;
+    LogLevel level = req.path == "/health" || cut_short ? LogLevel::debug : LogLevel::info;
     if (!log_enabled(level)) return;
+    std::string peer = req.remote_addr;
+    int port = 0;
+    if (peer.empty() && current_connection) current_connection->stream.get_remote_ip_and_port(peer, port);
     std::ostringstream line;
-    line << (req.remote_addr.empty() ? "-" : req.remote_addr) << " "
-         << (req.method.empty() ? "(unparsable request)" : req.method + " " + req.path) << " " << res.status;
-    if (req.has_header("Content-Length")) line << " in=" << req.get_header_value("Content-Length");
+    line << (peer.empty() ? "-" : peer) << " "
+         << (req.method.empty() ? "(unparsable request)" : req.method + " " + printable_path(req.path)) << " "
+         << res.status;
+    if (auto length = parse_content_length(req.get_header_value("Content-Length")); length && *length > 0) {
+      line << " in=" << *length;
+    }
     line << " out=" << res.body.size();
     log_message(level, line.str());
   });
@@ -277,6 +624,7 @@ void HttpServer::bind() {
   } else if (!http_->bind_to_port(host, port)) {
     throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
   }
+  widen_backlog_();
   config_.listen_port = port;
 }
 
@@ -301,11 +649,13 @@ bool HttpServer::run(const std::function<void()> &on_ready) {
     if (!run_finished_) {
       lock.unlock();
       http_->stop();
+      // Idle connections close now, busy ones after their answer.
+      pool_->stop_connections();
     }
   });
 
   if (on_ready) on_ready();
-  // Returns once stopped, after the worker pool has finished every queued request.
+  // Returns once stopped, after the pool has finished every connection.
   bool ok = http_->listen_after_bind();
 
   {

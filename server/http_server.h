@@ -1,6 +1,10 @@
 // The HTTP(S) front end of zumero-server: routes requests to the sync Service,
-// enforces the body size limit, turns failures into JSON errors and shuts down
-// gracefully.
+// checks request framing and the body size limit before reading a body, bounds how
+// long slow or silent clients hold a connection (connection_stream.h) and how many
+// connections are served at once (connection_pool.h), turns failures into JSON
+// errors and shuts down gracefully.
+//
+// Nothing here logs request headers or bodies: credentials travel in bodies.
 #pragma once
 
 #include "server/request.h"
@@ -18,6 +22,8 @@ class Server;
 }
 
 namespace zumero::server {
+
+class ConnectionPool;
 
 class HttpServer {
 public:
@@ -49,7 +55,9 @@ private:
 
   ServerConfig &config_;
   Service &service_;
+  std::unique_ptr<ConnectionPool> pool_;
   std::unique_ptr<httplib::Server> http_;
+  std::function<void()> widen_backlog_;  // of the bound listening socket
   std::atomic<bool> service_started_{false};
 
   std::mutex stop_mutex_;

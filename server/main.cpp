@@ -124,6 +124,9 @@ int main(int argc, char **argv) {
   std::string level_name = "info";
   std::string tls_cert, tls_key;
 
+  // Timeouts: at least 10 ms, at most a day.
+  const CLI::Range kSeconds(0.01, 86400.0);
+
   CLI::App app{"zumero-server: the sync server for zumero SQLite databases.\n"
                "Clients push and pull changes over HTTP(S) POST requests."};
   app.add_option("--data-dir", data_dir, "Directory for the server's databases (created if missing)")
@@ -142,8 +145,34 @@ int main(int argc, char **argv) {
   app.add_option("--max-body-bytes", config.max_body_bytes, "Largest accepted request body; larger ones get HTTP 413")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--max-payload-bytes", config.max_payload_bytes,
+                 "Largest uncompressed payload the sync service accepts in one request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--pull-chunk-bytes", config.pull_chunk_bytes, "Target size of one pull response chunk")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--header-timeout", config.header_timeout,
+                 "Seconds a client has to send a request's line and headers, counted from the connection's "
+                 "start (TLS handshake included) or from the first byte of a later request")
+      ->check(kSeconds)
+      ->capture_default_str();
+  app.add_option("--keep-alive-timeout", config.keep_alive_timeout,
+                 "Seconds an idle connection waits for its next request")
+      ->check(kSeconds)
+      ->capture_default_str();
+  app.add_option("--transfer-timeout", config.transfer_timeout,
+                 "Seconds a request body or a response may take beyond what --min-transfer-rate allows")
+      ->check(kSeconds)
+      ->capture_default_str();
+  app.add_option("--min-transfer-rate", config.min_transfer_rate,
+                 "Bytes per second below which a request body or a response runs out of time")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-connections", config.max_connections,
+                 "Connections served at once; when all are taken, the one that waited longest for a request "
+                 "is closed")
+      ->check(CLI::Range(std::size_t(1), std::size_t(100000)))
       ->capture_default_str();
   app.add_option("--admin-password", config.admin_password,
                  "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
@@ -178,7 +207,8 @@ int main(int argc, char **argv) {
     HttpServer server(config, *service);
     server.bind();
     log_info("data directory ", config.data_dir.string(), ", max body ", config.max_body_bytes,
-             " bytes, pull chunk ", config.pull_chunk_bytes, " bytes",
+             " bytes, max payload ", config.max_payload_bytes, " bytes, pull chunk ", config.pull_chunk_bytes,
+             " bytes, max connections ", config.max_connections,
              config.admin_password.empty() ? ", no admin password" : "");
 
     bool ok;

@@ -30,11 +30,28 @@ struct ServerConfig {
   // Request bodies larger than this are refused with HTTP 413.
   std::size_t max_body_bytes = std::size_t(64) << 20;
 
-  // The largest uncompressed payload of one request; larger ones get HTTP 413.
+  // Largest uncompressed payload the sync service accepts in one request.
   std::size_t max_payload_bytes = std::size_t(16) << 20;
 
   // The largest package one push may carry across all its parts.
   std::size_t max_push_bytes = std::size_t(256) << 20;
+
+  // How long slow or silent clients may hold a connection (see README, "Running
+  // the server"). Seconds.
+  //   header_timeout: from the connection's start (TLS handshake included), or from
+  //     the first byte of a later request on it, to the end of the request headers.
+  //   keep_alive_timeout: how long an idle connection waits for its next request.
+  //   transfer_timeout, min_transfer_rate (bytes per second): a request body must
+  //     arrive, and a response leave, within transfer_timeout plus one second per
+  //     min_transfer_rate bytes.
+  double header_timeout = 5;
+  double keep_alive_timeout = 5;
+  double transfer_timeout = 10;
+  std::size_t min_transfer_rate = 16384;
+
+  // Connections served at once, each by its own thread. When all are taken, a new
+  // connection closes the one that has waited longest for a request.
+  std::size_t max_connections = 512;
 
   // Target size of one pull response chunk, for the sync service.
   std::size_t pull_chunk_bytes = std::size_t(4) << 20;
