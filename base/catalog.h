@@ -29,6 +29,11 @@ void save_table_definition(sqlite3 *db, const std::string &schema, const std::st
                            const TableDefinition &table);
 std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &schema);
 
+// Throws zumero:syntax_error unless every REFERENCES of the definition of table name
+// names a zumero table of schema (or the table itself).
+void require_referenced_tables(sqlite3 *db, const std::string &schema, const std::string &name,
+                               const TableDefinition &table);
+
 // Appends an entry to t$schema. Without rv it is a local change the next sync carries;
 // with rv it is an entry the server accepted in that version.
 void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,

@@ -109,13 +109,13 @@ void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
     std::vector<std::string> arguments = arguments_from_json(entry.detail);
     auto existing = load_table_definition(db_, kMain, entry.table);
     if (existing) {
-      if (existing->arguments.size() < arguments.size()) throw Rejection("column_definition_mismatch", "{}");
+      if (existing->arguments().size() < arguments.size()) throw Rejection("column_definition_mismatch", "{}");
       for (size_t i = 0; i < arguments.size(); ++i)
-        if (existing->arguments[i] != arguments[i])
+        if (existing->arguments()[i] != arguments[i])
           throw Rejection("column_definition_mismatch", nlohmann::json{{"table", entry.table}}.dump());
       return;  // the same table, created on another client too
     }
-    exec(db_, create_table_sql(kMain, entry.table, arguments));
+    exec(db_, create_virtual_table_sql(kMain, entry.table, parse_table_definition(arguments)));
   } else if (entry.kind == "add_column") {
     std::string definition = nlohmann::json::parse(entry.detail).value("definition", "");
     auto existing = load_table_definition(db_, kMain, entry.table);
@@ -123,7 +123,7 @@ void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
     ColumnDefinition column = parse_column_definition(definition);
     int index = existing->column_index(column.name);
     if (index >= 0) {
-      if (existing->arguments[index + (existing->strict_types ? 1 : 0)] != definition)
+      if (existing->arguments()[index + (existing->strict_types ? 1 : 0)] != definition)
         throw Rejection("column_definition_mismatch",
                         nlohmann::json{{"table", entry.table}, {"column", column.name}}.dump());
       return;

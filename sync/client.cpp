@@ -395,7 +395,7 @@ void SyncRun::apply_staged(const json &pull, std::vector<Package> fresh) {
       known.bind(1, entry.rv).bind(2, entry.kind).bind(3, entry.detail);
       if (known.step()) continue;
       if (entry.kind == "create_table" && !load_table_definition(db_, schema, entry.table)) {
-        exec(db_, create_table_sql(schema, entry.table, arguments_from_json(entry.detail)));
+        exec(db_, create_virtual_table_sql(schema, entry.table, parse_table_definition(arguments_from_json(entry.detail))));
       } else if (entry.kind == "add_column") {
         std::string definition = json::parse(entry.detail).value("definition", "");
         auto table = load_table_definition(db_, schema, entry.table);

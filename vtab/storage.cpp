@@ -20,8 +20,11 @@ std::int64_t LocalWriter::next_recid() {
   return next;
 }
 
-void LocalWriter::run_recording(Statement &statement, bool deletes) {
-  if (!deletes) {
+// While the statement runs, zumero_recording() returns the local txid for this table, so
+// the history triggers keep the versions the statement updates or deletes (OR REPLACE
+// included). A plain insert supersedes nothing and runs without it.
+void LocalWriter::run_recording(Statement &statement, bool record) {
+  if (!record) {
     statement.run();
     return;
   }
@@ -54,7 +57,7 @@ std::int64_t LocalWriter::insert(sqlite3_value *rowid, sqlite3_value **values, b
       if (fallback.empty() || static_cast<int>(i) == definition_.integer_primary_key)
         params += "?" + std::to_string(i + 2);
       else
-        params += "coalesce(?" + std::to_string(i + 2) + ", " + fallback + ")";
+        params += "coalesce(?" + std::to_string(i + 2) + ", (" + fallback + "))";
     }
     statement = Statement(db_, std::string("INSERT ") + (replace ? "OR REPLACE " : "") + "INTO " + live_ + " (" +
                                    names + ") VALUES (" + params + ")",
@@ -119,13 +122,12 @@ void LocalWriter::update(std::int64_t old_recid, sqlite3_value *new_rowid, sqlit
   if (changed.find('1') == std::string::npos) return;
 
   // The z$update$ trigger keeps the old version; a new identity makes it a deletion.
-  current_txid(connection_, schema_);
   Statement &statement = update_statement(changed, replace);
   statement.bind(1, old_recid);
   for (size_t i = 0; i < count; ++i)
     if (changed[i] == '1') statement.bind_value(static_cast<int>(i) + 2, values[i]);
   if (changed[count] == '1') statement.bind_value(static_cast<int>(count) + 2, identity);
-  run_recording(statement, replace);
+  run_recording(statement, true);
   if (!sqlite3_changes(db_)) return;
   SchemaState &state = connection_.schema(schema_);
   state.note_changed(name_, old_recid);

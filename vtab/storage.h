@@ -26,7 +26,7 @@ public:
 private:
   std::int64_t next_recid();
   Statement &update_statement(const std::string &changed, bool replace);
-  void run_recording(Statement &statement, bool deletes);
+  void run_recording(Statement &statement, bool record);
 
   sqlite3 *db_;
   ConnectionState &connection_;
