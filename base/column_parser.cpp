@@ -39,9 +39,7 @@ ForeignKeyReference read_reference(TokenCursor &cursor) {
   reference.table = name_from(cursor);
   if (reference.table.find('$') != std::string::npos) fail("syntax_error");
   if (cursor.accept_operator("(")) {
-    do {
-      reference.columns.push_back(name_from(cursor));
-    } while (cursor.accept_operator(","));
+    reference.columns.push_back(name_from(cursor));  // a column constraint names one column
     cursor.expect_operator(")");
   }
   if (cursor.accept_word("DEFERRABLE")) {

@@ -9,7 +9,7 @@
 //   column:  name [type] [column constraint ...]
 //   column constraint, each after an optional CONSTRAINT name:
 //     PRIMARY KEY [ASC|DESC] [AUTOINCREMENT]   NOT NULL   NULL   UNIQUE   CHECK (expr)
-//     DEFAULT value   COLLATE name   REFERENCES table [(column, ...)] [DEFERRABLE [INITIALLY DEFERRED]]
+//     DEFAULT value   COLLATE name   REFERENCES table [(column)] [DEFERRABLE [INITIALLY DEFERRED]]
 //   table constraint, after an optional CONSTRAINT name:
 //     PRIMARY KEY (indexed column, ...)   UNIQUE (indexed column, ...)   CHECK (expr)
 //   indexed column: name [COLLATE name] [ASC|DESC]
@@ -48,7 +48,7 @@ constexpr size_t kMaxColumns = 1000;
 
 struct ForeignKeyReference {
   std::string table;                 // the zumero table referenced
-  std::vector<std::string> columns;  // empty: its primary key
+  std::vector<std::string> columns;  // empty: its primary key; else one column
 };
 
 struct CheckConstraint {

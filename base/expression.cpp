@@ -51,7 +51,13 @@ std::string upper_ascii(std::string text) {
   return text;
 }
 
-bool is_operator_char(char c) { return std::string_view("-+*/%&|~<>=!").find(c) != std::string_view::npos; }
+// Two characters that, side by side, would read as one operator or start a comment.
+bool would_merge(char last, char first) {
+  static const char *const pairs[] = {"--", "/*", "*/", "||", "<<", ">>", "<=", ">=", "==", "!=", "<>", "->"};
+  for (const char *pair : pairs)
+    if (pair[0] == last && pair[1] == first) return true;
+  return false;
+}
 
 // Recursive descent over SQLite's precedence levels, from OR (lowest) to the unary
 // operators. The pieces are emitted in input order; the levels only decide where an
@@ -412,9 +418,8 @@ std::string Expression::sql() const {
     if (i > 0) {
       const Piece &previous = pieces_[i - 1];
       bool glued = previous.glue_right || piece.glue_left;
-      // Two operator characters side by side could read as another operator or a comment ("- -1").
-      bool would_merge = !out.empty() && is_operator_char(out.back()) && is_operator_char(text[0]);
-      if (!glued || would_merge) out += ' ';
+      // "- -1" must not become the comment "--1".
+      if (!glued || (!out.empty() && !text.empty() && would_merge(out.back(), text[0]))) out += ' ';
     }
     out += text;
   }
