@@ -18,21 +18,20 @@
 //
 // Errors (zumero::Error, message "zumero:<identifier>"):
 //   syntax_error                  malformed text; table-level FOREIGN KEY; ON DELETE, ON
-//                                 UPDATE, MATCH, NOT DEFERRABLE, INITIALLY IMMEDIATE;
+//                                 UPDATE, MATCH, NOT DEFERRABLE, INITIALLY IMMEDIATE; a
+//                                 REFERENCES naming several columns or a table with '$';
 //                                 GENERATED / AS columns; a clause given twice; more than one
 //                                 PRIMARY KEY; AUTOINCREMENT off an INTEGER PRIMARY KEY;
-//                                 columns after table constraints; no column; a referenced
-//                                 table name with '$'
+//                                 columns after table constraints; no column at all
 //   conflict_clauses_unsupported  ON CONFLICT anywhere
-//   invalid_argument              names: empty, over kMaxNameBytes bytes, holding NUL, column
-//                                 names used twice (case-insensitively) or reserved
-//                                 (is_reserved_column_name), table names starting with
-//                                 sqlite_ or equal to "*"; more than kMaxColumns columns;
-//                                 constraints naming unknown columns; every expression
-//                                 construct expression.h refuses
-//   no_dollar_sign_in_table_name  a table name with '$' (validate_table_name)
-// Parsing has no state outside its arguments and throws only zumero::Error (or
-// std::bad_alloc) on any input.
+//   invalid_argument              names that are empty, longer than kMaxNameBytes or hold
+//                                 NUL; column names used twice (case-insensitively) or
+//                                 reserved (is_reserved_column_name); more than kMaxColumns
+//                                 columns; constraints naming unknown columns; every
+//                                 expression construct expression.h refuses
+// validate_table_name adds the rules for table names (no_dollar_sign_in_table_name,
+// invalid_argument). Parsing has no state outside its arguments and throws only
+// zumero::Error (or std::bad_alloc) on any input.
 #pragma once
 #include <optional>
 #include <string>
@@ -42,7 +41,6 @@
 
 namespace zumero {
 
-constexpr size_t kMaxNameBytes = 128;
 // SQLite allows 2000 columns; z$old$T adds five, and headroom is kept for added columns.
 constexpr size_t kMaxColumns = 1000;
 

@@ -41,7 +41,7 @@ void check_text(const std::string &text) {
 }
 
 void check_name(const std::string &name) {
-  if (name.empty() || name.size() > 128) fail("invalid_argument");
+  if (name.empty() || name.size() > kMaxNameBytes) fail("invalid_argument");
   check_text(name);
 }
 
@@ -72,20 +72,19 @@ public:
     return std::move(out_);
   }
 
+  // The unparenthesised forms of DEFAULT: a literal or keyword value, or a signed number.
   Expression default_value() {
     const Token &token = cursor_.peek();
+    bool is_name = token.kind == TokenKind::QuotedIdentifier ||
+                   (token.kind == TokenKind::Word && !is_sql_keyword(token.text) && !iequals(token.text, "TRUE") &&
+                    !iequals(token.text, "FALSE"));
+    if (token.kind == TokenKind::Variable || is_name || is_refused_word(token)) fail("invalid_argument");
     if (token.kind == TokenKind::Operator && (token.text == "+" || token.text == "-")) {
       emit(Expression::Kind::Operator, cursor_.next().text, false, true);
       if (cursor_.peek().kind != TokenKind::Number) fail("syntax_error");
       literal();
-    } else if (token.kind == TokenKind::Number || token.kind == TokenKind::String || token.kind == TokenKind::Blob) {
+    } else if (!keyword_literal()) {
       literal();
-    } else if (token.kind == TokenKind::Word && keyword_literal()) {
-    } else if (token.kind == TokenKind::Variable || token.kind == TokenKind::QuotedIdentifier ||
-               (token.kind == TokenKind::Word && !is_sql_keyword(token.text)) || is_refused_word(token)) {
-      fail("invalid_argument");  // a name or parameter is not a value
-    } else {
-      fail("syntax_error");
     }
     return std::move(out_);
   }
@@ -108,7 +107,7 @@ private:
   }
   void leave() { --depth_; }
 
-  void refuse_if_refused(const Token &token) {
+  void refuse_construct(const Token &token) {
     if (token.kind == TokenKind::Variable || is_refused_word(token)) fail("invalid_argument");
     if (token.kind == TokenKind::Operator) {
       if (token.text == ";") fail("invalid_argument");
@@ -188,11 +187,11 @@ private:
             comparison();
           }
         } else {
-          refuse_if_refused(cursor_.peek());  // NOT MATCH, NOT REGEXP
+          refuse_construct(cursor_.peek());  // NOT MATCH, NOT REGEXP
           fail("syntax_error");
         }
       } else {
-        refuse_if_refused(token);
+        refuse_construct(token);
         return;
       }
     }
@@ -201,14 +200,14 @@ private:
   // A parenthesised list of values; never a subquery or a table.
   void in_list() {
     if (!cursor_.is_operator("(")) {
-      refuse_if_refused(cursor_.peek());
+      refuse_construct(cursor_.peek());
       if (cursor_.at_identifier()) fail("invalid_argument");  // IN table, IN table-function(...)
       fail("syntax_error");
     }
     cursor_.next();
     punctuation("(", false, true);
     enter();
-    refuse_if_refused(cursor_.peek());
+    refuse_construct(cursor_.peek());
     if (!cursor_.is_operator(")")) {
       disjunction();
       while (cursor_.accept_operator(",")) {
@@ -221,7 +220,7 @@ private:
   }
 
   void close_parenthesis() {
-    refuse_if_refused(cursor_.peek());
+    refuse_construct(cursor_.peek());
     cursor_.expect_operator(")");
     punctuation(")", true, false);
   }
@@ -292,7 +291,7 @@ private:
 
   void primary() {
     const Token &token = cursor_.peek();
-    refuse_if_refused(token);
+    refuse_construct(token);
     switch (token.kind) {
       case TokenKind::Number:
       case TokenKind::String:
@@ -302,7 +301,7 @@ private:
         cursor_.next();
         punctuation("(", false, true);
         enter();
-        refuse_if_refused(cursor_.peek());
+        refuse_construct(cursor_.peek());
         disjunction();
         close_parenthesis();
         leave();
@@ -339,7 +338,7 @@ private:
     const Token &first = cursor_.peek();
     if (first.kind == TokenKind::Operator && first.text == "*") fail("invalid_argument");
     if (first.kind == TokenKind::Word && iequals(first.text, "ALL")) fail("invalid_argument");
-    refuse_if_refused(first);
+    refuse_construct(first);
     if (!cursor_.is_operator(")")) {
       disjunction();
       while (cursor_.accept_operator(",")) {
@@ -349,7 +348,7 @@ private:
     }
     close_parenthesis();
     leave();
-    refuse_if_refused(cursor_.peek());  // FILTER (...), OVER (...)
+    refuse_construct(cursor_.peek());  // FILTER (...), OVER (...)
   }
 
   void case_expression() {

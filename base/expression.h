@@ -29,6 +29,7 @@
 namespace zumero {
 
 constexpr size_t kMaxExpressionPieces = 10000;
+constexpr size_t kMaxNameBytes = 128;  // for every name: tables, columns, collations, constraints
 constexpr int kMaxExpressionDepth = 100;
 
 class Expression {
