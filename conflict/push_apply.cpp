@@ -109,9 +109,10 @@ void PushApplier::apply_schema(const sync::SchemaEntry &entry) {
     std::vector<std::string> arguments = arguments_from_json(entry.detail);
     auto existing = load_table_definition(db_, kMain, entry.table);
     if (existing) {
-      if (existing->arguments().size() < arguments.size()) throw Rejection("column_definition_mismatch", "{}");
+      std::vector<std::string> existing_arguments = existing->arguments();
+      if (existing_arguments.size() < arguments.size()) throw Rejection("column_definition_mismatch", "{}");
       for (size_t i = 0; i < arguments.size(); ++i)
-        if (existing->arguments()[i] != arguments[i])
+        if (existing_arguments[i] != arguments[i])
           throw Rejection("column_definition_mismatch", nlohmann::json{{"table", entry.table}}.dump());
       return;  // the same table, created on another client too
     }
