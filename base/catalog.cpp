@@ -55,7 +55,7 @@ void save_table_definition(sqlite3 *db, const std::string &schema, const std::st
                            const TableDefinition &table) {
   Statement statement(db, "INSERT OR REPLACE INTO " + quote_identifier(schema) +
                               ".\"t$tables\" (name, definition) VALUES (?1, ?2)");
-  statement.bind(1, name).bind(2, arguments_to_json(table.arguments)).run();
+  statement.bind(1, name).bind(2, arguments_to_json(table.arguments())).run();
 }
 
 std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &schema) {
@@ -72,6 +72,15 @@ std::optional<std::string> stored_table_name(sqlite3 *db, const std::string &sch
   statement.bind(1, name);
   if (!statement.step()) return std::nullopt;
   return statement.column_text(0);
+}
+
+void require_referenced_tables(sqlite3 *db, const std::string &schema, const std::string &name,
+                               const TableDefinition &table) {
+  for (const ColumnDefinition &column : table.columns) {
+    if (!column.reference || iequals(column.reference->table, name)) continue;
+    validate_table_name(column.reference->table);
+    if (!load_table_definition(db, schema, column.reference->table)) fail("syntax_error");
+  }
 }
 
 void record_schema_change(sqlite3 *db, const std::string &schema, const std::string &kind,

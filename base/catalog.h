@@ -31,6 +31,11 @@ std::vector<std::string> zumero_table_names(sqlite3 *db, const std::string &sche
 // The zumero table named `name` in any case, as the catalog spells it.
 std::optional<std::string> stored_table_name(sqlite3 *db, const std::string &schema, const std::string &name);
 
+// Throws zumero:syntax_error unless every REFERENCES of the definition of table name
+// names a zumero table of schema (or the table itself).
+void require_referenced_tables(sqlite3 *db, const std::string &schema, const std::string &name,
+                               const TableDefinition &table);
+
 // Appends an entry to t$schema. Without rv it is a local change the next sync carries;
 // with rv it is an entry the server accepted in that version. On a client, origin is
 // the server's sequence number of an entry received from it: entries are told apart by

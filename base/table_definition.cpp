@@ -23,6 +23,15 @@ std::string type_and_collation(const ColumnDefinition &column) {
   return text;
 }
 
+// A user column as z$old$T holds it: no constraints, but the DEFAULT, which is what an
+// old version reads for a column added after it was superseded.
+std::string history_column(const ColumnDefinition &column) {
+  std::string text = type_and_collation(column);
+  std::string fallback = default_expression(column);
+  if (!fallback.empty()) text += " DEFAULT (" + fallback + ")";
+  return text;
+}
+
 // SQLite's affinity rules (datatype3.html section 3.1), as the typeof() names a strict
 // column accepts; empty when any value is accepted.
 std::string strict_type_check(const ColumnDefinition &column) {
@@ -42,18 +51,20 @@ std::string strict_type_check(const ColumnDefinition &column) {
          allowed + ",'null'))";
 }
 
+std::string joined(const std::vector<std::string> &parts) {
+  std::string text;
+  for (const std::string &part : parts) text += (text.empty() ? "" : ", ") + part;
+  return text;
+}
+
+std::string trigger_name(const std::string &kind, const std::string &name) { return "z$" + kind + "$" + name; }
+
 }  // namespace
 
 std::string virtual_table_declaration(const TableDefinition &table) {
-  std::string sql = "CREATE TABLE x(";
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    const ColumnDefinition &column = table.columns[i];
-    if (i) sql += ", ";
-    sql += type_and_collation(column);
-    if (!column.default_clause.empty() && static_cast<int>(i) != table.integer_primary_key)
-      sql += " " + column.default_clause;
-  }
-  return sql + ")";
+  std::vector<std::string> columns;
+  for (const ColumnDefinition &column : table.columns) columns.push_back(type_and_collation(column));
+  return "CREATE TABLE x(" + joined(columns) + ")";
 }
 
 std::string column_list(const TableDefinition &table, const std::string &prefix) {
@@ -70,11 +81,9 @@ std::string highest_recid_sql(const std::string &schema, const std::string &name
          "), 0), coalesce((SELECT max(z_recid) FROM " + qualified(schema, version_table_name(name)) + "), 0))";
 }
 
-std::string create_table_sql(const std::string &schema, const std::string &name,
-                             const std::vector<std::string> &arguments) {
-  std::string joined;
-  for (const std::string &argument : arguments) joined += (joined.empty() ? "" : ", ") + argument;
-  return "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + joined + ")";
+std::string create_virtual_table_sql(const std::string &schema, const std::string &name,
+                                     const TableDefinition &table) {
+  return "CREATE VIRTUAL TABLE " + qualified(schema, name) + " USING zumero (" + joined(table.arguments()) + ")";
 }
 
 std::string user_facing_message(const std::string &table, std::string message) {
@@ -84,69 +93,115 @@ std::string user_facing_message(const std::string &table, std::string message) {
   return message;
 }
 
-std::string default_expression(const ColumnDefinition &column) {
-  if (column.default_clause.size() <= 7) return std::string();
-  return column.default_clause.substr(7);  // after "DEFAULT"
-}
+std::string default_expression(const ColumnDefinition &column) { return column.default_value.sql(); }
 
 std::string live_table_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
-  std::string live = "CREATE TABLE " + qualified(schema, live_table_name(name)) + " (";
-  for (size_t i = 0; i < table.columns.size(); ++i) {
-    if (i) live += ", ";
-    live += table.columns[i].storage_text;
-  }
-  for (const std::string &constraint : table.table_constraints) live += ", " + constraint;
+  std::vector<std::string> parts;
+  for (const ColumnDefinition &column : table.columns) parts.push_back(column_sql(column, true));
+  for (const TableConstraint &constraint : table.constraints) parts.push_back(constraint.argument());
   if (table.strict_types) {
     for (const ColumnDefinition &column : table.columns) {
       std::string check = strict_type_check(column);
-      if (!check.empty()) live += ", " + check;
+      if (!check.empty()) parts.push_back(check);
     }
   }
-  return live + ");\n";
+  return "CREATE TABLE " + qualified(schema, live_table_name(name)) + " (" + joined(parts) + ");\n";
+}
+
+std::string history_table_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
+  std::string history = "CREATE TABLE " + qualified(schema, history_table_name(name)) + " (";
+  for (const ColumnDefinition &column : table.columns) history += history_column(column) + ", ";
+  return history +
+         "z_recid INTEGER NOT NULL, z_rv INTEGER, z_end_rv INTEGER, z_txid INTEGER, "
+         "z_deleted INTEGER NOT NULL DEFAULT 0);\n";
+}
+
+std::string version_table_ddl(const std::string &schema, const std::string &name) {
+  return "CREATE TABLE " + qualified(schema, version_table_name(name)) +
+         " (z_recid INTEGER PRIMARY KEY, z_rv INTEGER NOT NULL, z_deleted INTEGER NOT NULL DEFAULT 0);\n";
 }
 
 std::string support_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
-  std::string history = "CREATE TABLE " + qualified(schema, history_table_name(name)) + " (";
-  for (const ColumnDefinition &column : table.columns) history += type_and_collation(column) + ", ";
-  history +=
-      "z_recid INTEGER NOT NULL, z_rv INTEGER, z_end_rv INTEGER, z_txid INTEGER, "
-      "z_deleted INTEGER NOT NULL DEFAULT 0);\n";
-  std::string versions = "CREATE TABLE " + qualified(schema, version_table_name(name)) +
-                         " (z_recid INTEGER PRIMARY KEY, z_rv INTEGER NOT NULL, z_deleted INTEGER NOT NULL DEFAULT 0);\n";
-  return history + versions + history_triggers_ddl(schema, name, table);
+  return history_table_ddl(schema, name, table) + version_table_ddl(schema, name) +
+         history_triggers_ddl(schema, name, table);
 }
 
 std::string history_triggers_ddl(const std::string &schema, const std::string &name, const TableDefinition &table) {
-  // History is written by triggers inside the module's own statements. Updates are
-  // always recorded (sync never updates z$T in place). Deletions are recorded only
-  // while the module deletes, directly or through OR REPLACE: zumero_recording() then
-  // returns the local txid (and notes the row as changed); sync's own deletes are not
-  // history.
-  std::string pending_txid = "zumero_txid(" + quote_literal(schema) + ")";
+  // The old version goes to history while zumero_recording() returns the local txid,
+  // which it does while the module writes this table (and it notes the row as changed).
+  // Sync's own writes run without it and leave no local history. An update that gives
+  // the row a new identity ends the old one like a deletion.
+  std::string recording = "zumero_recording(" + quote_literal(name) + ", ";
   std::string insert_history = "INSERT INTO " + quote_identifier(history_table_name(name)) + " (" +
                                column_list(table) + ", " + kHistoryColumns + ") VALUES (" +
-                               column_list(table, "OLD.") + ", OLD.rowid, NULL, NULL, ";
-  std::string trigger =
-      "CREATE TRIGGER " + qualified(schema, "z$update$" + name) + " AFTER UPDATE ON " +
-      quote_identifier(live_table_name(name)) + " BEGIN " + insert_history + pending_txid +
-      ", NEW.rowid <> OLD.rowid); END;\n" + "CREATE TRIGGER " + qualified(schema, "z$delete$" + name) +
-      " AFTER DELETE ON " + quote_identifier(live_table_name(name)) + " WHEN zumero_recording(" +
-      quote_literal(name) + ", OLD.rowid) IS NOT NULL BEGIN " + insert_history + "zumero_recording(" +
-      quote_literal(name) + ", NULL), 1); END;\n";
-  return "DROP TRIGGER IF EXISTS " + qualified(schema, "z$update$" + name) + ";\nDROP TRIGGER IF EXISTS " +
-         qualified(schema, "z$delete$" + name) + ";\n" + trigger;
+                               column_list(table, "OLD.") + ", OLD.rowid, NULL, NULL, " + recording + "NULL), ";
+  auto trigger = [&](const char *kind, const char *event, const char *deleted) {
+    return "CREATE TRIGGER " + qualified(schema, trigger_name(kind, name)) + " AFTER " + event + " ON " +
+           quote_identifier(live_table_name(name)) + " WHEN " + recording + "OLD.rowid) IS NOT NULL BEGIN " +
+           insert_history + deleted + "); END;\n";
+  };
+  return "DROP TRIGGER IF EXISTS " + qualified(schema, trigger_name("update", name)) + ";\n" +
+         "DROP TRIGGER IF EXISTS " + qualified(schema, trigger_name("delete", name)) + ";\n" +
+         trigger("update", "UPDATE", "NEW.rowid <> OLD.rowid") + trigger("delete", "DELETE", "1");
 }
 
 std::string add_column_ddl(const std::string &schema, const std::string &name, const ColumnDefinition &column,
                            bool strict_types) {
-  std::string live_def = column.storage_text;
+  std::string live = column_sql(column, true);
   if (strict_types) {
     std::string check = strict_type_check(column);
-    if (!check.empty()) live_def += " " + check;
+    if (!check.empty()) live += " " + check;
   }
-  return "ALTER TABLE " + qualified(schema, live_table_name(name)) + " ADD COLUMN " + live_def + ";\n" +
-         "ALTER TABLE " + qualified(schema, history_table_name(name)) + " ADD COLUMN " + type_and_collation(column) +
+  return "ALTER TABLE " + qualified(schema, live_table_name(name)) + " ADD COLUMN " + live + ";\n" +
+         "ALTER TABLE " + qualified(schema, history_table_name(name)) + " ADD COLUMN " + history_column(column) +
          ";\n";
+}
+
+std::string index_ddl(const std::string &schema, const std::string &table, const IndexDefinition &index) {
+  std::vector<std::string> terms;
+  for (const IndexDefinition::Term &term : index.terms)
+    terms.push_back(term.expression.sql() + (term.descending ? " DESC" : ""));
+  std::string sql = std::string("CREATE ") + (index.unique ? "UNIQUE " : "") + "INDEX " + qualified(schema, index.name) +
+                    " ON " + quote_identifier(table) + " (" + joined(terms) + ")";
+  if (!index.where.empty()) sql += " WHERE " + index.where.sql();
+  return sql + ";\n";
+}
+
+const std::vector<std::string> &audit_table_arguments() {
+  static const std::vector<std::string> arguments = {"tbl TEXT NOT NULL", "ancestor TEXT NOT NULL", "already TEXT",
+                                                     "incoming TEXT", "result TEXT"};
+  return arguments;
+}
+
+const std::vector<std::string> &acl_table_arguments() {
+  static const std::vector<std::string> arguments = {
+      "* WITH_STRICT_TYPES",
+      "scheme TEXT NOT NULL",
+      "who TEXT NOT NULL",
+      "tbl TEXT NOT NULL",
+      "op TEXT NOT NULL",
+      "result TEXT NOT NULL",
+      "CHECK (result IN ('allow', 'deny'))",
+      "CHECK (who IN ('anyone', 'any_authenticated_user') OR who LIKE 'user:_%' OR who LIKE 'group:_%')",
+      "CHECK (op IN ('*', 'pull', 'auth_add_user', 'auth_set_password', 'auth_set_acl_entry', "
+      "'create_table', 'tbl_add_row', 'tbl_modify_row', 'tbl_add_column', 'add_rule', "
+      "'create_dbfile', 'get_storage_usage'))",
+      "CHECK (op <> '*' OR tbl = '')",
+  };
+  return arguments;
+}
+
+void check_reserved_table(const std::string &name, const TableDefinition &table) {
+  if (iequals(name, "z_audit")) {
+    if (!same_definition(table, parse_table_definition(audit_table_arguments()))) fail("invalid_argument");
+  } else if (iequals(name, "z_acl")) {
+    static const std::vector<std::string> illustration = {"scheme TEXT NOT NULL", "who TEXT NOT NULL",
+                                                          "tbl TEXT NOT NULL", "op TEXT NOT NULL",
+                                                          "result TEXT NOT NULL"};
+    if (!same_definition(table, parse_table_definition(acl_table_arguments())) &&
+        !same_definition(table, parse_table_definition(illustration)))
+      fail("invalid_argument");
+  }
 }
 
 }  // namespace zumero

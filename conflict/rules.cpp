@@ -8,45 +8,12 @@
 #include "base/sql.h"
 
 namespace zumero::conflict {
-namespace {
-
-struct ParsedRule {
-  std::int64_t situation = 0;
-  std::int64_t action = 0;
-  std::optional<std::string> column;
-};
-
-std::optional<ParsedRule> parse_rule(const std::string &kind, const std::string &detail_json) {
-  nlohmann::json detail = nlohmann::json::parse(detail_json, nullptr, false);
-  if (!detail.is_object() || !detail.contains("action") || !detail["action"].is_number_integer()) return std::nullopt;
-  ParsedRule rule;
-  rule.action = detail["action"].get<std::int64_t>();
-  if (kind == "row_rule") {
-    if (!detail.contains("situation") || !detail["situation"].is_number_integer()) return std::nullopt;
-    rule.situation = detail["situation"].get<std::int64_t>();
-    if (!valid_row_rule(rule.situation, rule.action)) return std::nullopt;
-    return rule;
-  }
-  if (kind != "column_rule" || !valid_column_rule(rule.action)) return std::nullopt;
-  if (detail.contains("column") && !detail["column"].is_null()) {
-    if (!detail["column"].is_string()) return std::nullopt;
-    rule.column = detail["column"].get<std::string>();
-  }
-  return rule;
-}
-
-}  // namespace
-
-void check_rule_detail(const std::string &kind, const std::string &detail_json) {
-  if (!parse_rule(kind, detail_json)) fail("invalid_argument");
-}
-
 Rules Rules::load(sqlite3 *db, const std::string &schema) {
   Rules rules;
   Statement select(db, "SELECT kind, tbl, detail FROM " + quote_identifier(schema) +
                            ".\"t$schema\" WHERE kind IN ('row_rule', 'column_rule') ORDER BY seq");
   while (select.step()) {
-    std::optional<ParsedRule> parsed = parse_rule(select.column_text(0), select.column_text(2));
+    std::optional<RuleDetail> parsed = parse_rule_detail(select.column_text(0), select.column_text(2));
     if (!parsed) continue;  // never stored: the same check refuses it on the way in
     Entry entry;
     if (!select.is_null(1)) entry.table = select.column_text(1);

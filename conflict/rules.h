@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "base/sqlite_api.h"
-#include "conflict/actions.h"
+#include "base/conflict_actions.h"
 
 namespace zumero::conflict {
 
@@ -33,10 +33,6 @@ private:
                     std::int64_t fallback) const;
   std::vector<Entry> entries_;
 };
-
-// A rule entry's detail JSON checked: situation and action valid, column a string or
-// null. Throws zumero::Error (invalid_argument) otherwise.
-void check_rule_detail(const std::string &kind, const std::string &detail_json);
 
 // Three-way, line-based merge (as version control tools do); nullopt on conflict.
 std::optional<std::string> merge_text(const std::string &ancestor, const std::string &ours, const std::string &theirs);

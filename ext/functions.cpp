@@ -4,6 +4,7 @@
 
 #include "ext/named_constants.h"
 #include "quarantine/quarantine.h"
+#include "vtab/table_changes.h"
 #include "base/catalog.h"
 #include "base/column_parser.h"
 #include "base/sql.h"
@@ -124,15 +125,6 @@ void recording(sqlite3_context *context, int, sqlite3_value **argv) {
   });
 }
 
-// The transaction id for triggers written by earlier versions of the module.
-void txid(sqlite3_context *context, int, sqlite3_value **) {
-  guarded(context, [&] {
-    ConnectionState &connection = connection_of(context);
-    if (connection.recording) sqlite3_result_int64(context, connection.recording->txid);
-    else sqlite3_result_null(context);
-  });
-}
-
 void purge_history(sqlite3_context *context, int, sqlite3_value **argv) {
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
@@ -167,15 +159,7 @@ void define_acl_table(sqlite3_context *context, int, sqlite3_value **argv) {
       sqlite3_result_null(context);
       return;
     }
-    exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, "z_acl") +
-                 " USING zumero (* WITH_STRICT_TYPES, scheme TEXT NOT NULL, who TEXT NOT NULL, "
-                 "tbl TEXT NOT NULL, op TEXT NOT NULL, result TEXT NOT NULL, "
-                 "CHECK (result IN ('allow', 'deny')), "
-                 "CHECK (who IN ('anyone', 'any_authenticated_user') OR who LIKE 'user:_%' OR who LIKE 'group:_%'), "
-                 "CHECK (op IN ('*', 'pull', 'auth_add_user', 'auth_set_password', 'auth_set_acl_entry', "
-                 "'create_table', 'tbl_add_row', 'tbl_modify_row', 'tbl_add_column', 'add_rule', "
-                 "'create_dbfile', 'get_storage_usage')), "
-                 "CHECK (op <> '*' OR tbl = ''))");
+    exec(db, create_virtual_table_sql(schema, "z_acl", parse_table_definition(acl_table_arguments())));
     // The ACL protects itself: nobody may add columns to it.
     exec(db, "INSERT INTO " + qualified(schema, "z_acl") +
                  " (scheme, who, tbl, op, result) VALUES ('', 'anyone', 'z_acl', 'tbl_add_column', 'deny')");
@@ -188,9 +172,7 @@ void define_audit_table(sqlite3_context *context, int, sqlite3_value **argv) {
     sqlite3 *db = sqlite3_context_db_handle(context);
     std::string schema = attached_argument(context, argv[0]);
     if (!load_table_definition(db, schema, "z_audit")) {
-      exec(db, "CREATE VIRTUAL TABLE " + qualified(schema, "z_audit") +
-                   " USING zumero (tbl TEXT NOT NULL, ancestor TEXT NOT NULL, already TEXT, incoming TEXT, "
-                   "result TEXT)");
+      exec(db, create_virtual_table_sql(schema, "z_audit", parse_table_definition(audit_table_arguments())));
     }
     sqlite3_result_null(context);
   });
@@ -236,84 +218,87 @@ void alter_table_add_column(sqlite3_context *context, int, sqlite3_value **argv)
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
     std::string schema = attached_argument(context, argv[0]);
-    std::string name = text_argument(argv[1]);
-    auto table = load_table_definition(db, schema, name);
-    if (!table) fail("invalid_argument");
-    std::string text = text_argument(argv[2]);
-    std::vector<std::string> arguments = table->arguments;
-    arguments.push_back(text);
-    TableDefinition extended = parse_table_definition(arguments);  // validates names and the new column
-    ColumnDefinition column = extended.columns.back();
-    if (column.reference && !iequals(column.reference->table, name) &&
-        !load_table_definition(db, schema, column.reference->table))
-      fail("syntax_error");
-    Savepoint savepoint(db, "zumero_add_column");
-    exec(db, add_column_ddl(schema, name, column, extended.strict_types));
-    exec(db, history_triggers_ddl(schema, name, extended));
-    save_table_definition(db, schema, name, extended);
-    if (!connection_of(context).applying_remote) {
-      nlohmann::json detail = {{"definition", text}};
-      record_schema_change(db, schema, "add_column", name, detail.dump());
-    }
-    savepoint.release();
+    add_table_column(db, connection_of(context), schema, text_argument(argv[1]), text_argument(argv[2]));
     sqlite3_result_null(context);
   });
 }
 
-// The module arguments of a regular table: what stands between its outer parentheses.
-std::vector<std::string> table_arguments(const std::string &create_sql) {
-  size_t open = create_sql.find('(');
-  size_t close = create_sql.rfind(')');
-  if (open == std::string::npos || close == std::string::npos || close < open) fail("syntax_error");
-  std::string options = lower_ascii(create_sql.substr(close + 1));
-  if (options.find("without") != std::string::npos) fail("invalid_argument");
-  return split_top_level(create_sql.substr(open + 1, close - open - 1));
+// The CREATE INDEX statements of a regular table's own indexes (not those SQLite makes
+// for its constraints), parsed and checked against the table's columns.
+std::vector<IndexDefinition> own_indexes(sqlite3 *db, const std::string &schema, const std::string &name,
+                                         const TableDefinition &table) {
+  std::vector<IndexDefinition> indexes;
+  Statement select(db, "SELECT sql FROM " + quote_identifier(schema) +
+                           ".sqlite_master WHERE type = 'index' AND tbl_name = ?1 COLLATE NOCASE AND sql IS NOT NULL");
+  select.bind(1, name);
+  while (select.step()) {
+    IndexDefinition index = parse_create_index(select.column_text(0));
+    auto check = [&](const Expression &expression) {
+      for (const std::string &column : expression.column_references())
+        if (table.column_index(column) < 0) fail("invalid_argument");
+    };
+    for (const IndexDefinition::Term &term : index.terms) check(term.expression);
+    check(index.where);
+    indexes.push_back(std::move(index));
+  }
+  return indexes;
 }
 
+// Turns a regular table T into a zumero table. z$T is created from the parsed
+// definition (so references point at z$ tables), the rows move there with their
+// rowids, T's own indexes are created again on z$T, T is dropped and the virtual table
+// takes its name: views naming T now read the zumero table. Every row becomes a local
+// insert for the next sync. One transaction: on any error nothing changes.
 void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
   guarded(context, [&] {
     sqlite3 *db = sqlite3_context_db_handle(context);
     require_autocommit(db);
     std::string schema = attached_argument(context, argv[0]);
-    std::string name = text_argument(argv[1]);
-    if (name.find('$') != std::string::npos) fail("no_dollar_sign_in_table_name");
+    validate_table_name(text_argument(argv[1]));
     std::string master = quote_identifier(schema) + ".sqlite_master";
-    Statement lookup(db, "SELECT sql FROM " + master + " WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
-    lookup.bind(1, name);
+    Statement lookup(db, "SELECT name, sql FROM " + master + " WHERE type = 'table' AND name = ?1 COLLATE NOCASE");
+    lookup.bind(1, text_argument(argv[1]));
     if (!lookup.step()) fail("invalid_argument");
-    std::string create_sql = lookup.column_text(0);
-    if (lower_ascii(create_sql).find("virtual") != std::string::npos) fail("invalid_argument");
-    std::vector<std::string> arguments = table_arguments(create_sql);
+    std::string name = lookup.column_text(0);
+    std::string create_sql = lookup.column_text(1);
+    lookup.reset();
     Statement triggers(db, "SELECT 1 FROM " + master + " WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE");
     triggers.bind(1, name);
     if (triggers.step()) fail("invalid_argument");
+    triggers.reset();
 
-    TableDefinition table = parse_table_definition(arguments);
-    // z$T keeps the table's own SQL, so references would still name regular tables.
-    for (const ColumnDefinition &column : table.columns)
-      if (column.reference) fail("invalid_argument");
+    TableDefinition table = parse_create_table(create_sql).definition;
+    check_reserved_table(name, table);
+    require_referenced_tables(db, schema, name, table);
+    std::vector<IndexDefinition> indexes = own_indexes(db, schema, name, table);
+
     ConnectionState &connection = connection_of(context);
     Transaction transaction(db);
-    // The table becomes z$T in place: rows, rowids and indexes stay as they are. Views
-    // keep naming the table, which is now the zumero table.
-    exec(db, "PRAGMA legacy_alter_table = ON; ALTER TABLE " + qualified(schema, name) + " RENAME TO " +
-                 quote_identifier(live_table_name(name)) + "; PRAGMA legacy_alter_table = OFF;");
+    std::string live = live_table_name(name);
+    exec(db, live_table_ddl(schema, name, table));
+    std::string columns = (table.integer_primary_key < 0 ? "rowid, " : "") + column_list(table);
+    exec(db, "INSERT INTO " + qualified(schema, live) + " (" + columns + ") SELECT " + columns + " FROM " +
+                 qualified(schema, name));
+    exec(db, "DROP TABLE " + qualified(schema, name));
+    for (const IndexDefinition &index : indexes) exec(db, index_ddl(schema, live, index));
     connection.adopting = name;
     try {
-      exec(db, create_table_sql(schema, name, arguments));
+      exec(db, create_virtual_table_sql(schema, name, table));
     } catch (...) {
       connection.adopting.clear();
       throw;
     }
     connection.adopting.clear();
-    // Every adopted row is a local insert for the next sync.
-    std::string prefix = quote_identifier(schema) + ".";
-    std::int64_t txid = query_int(db, "SELECT coalesce(max(txid), 0) + 1 FROM " + prefix + "\"t$tx\"");
-    exec(db, "INSERT INTO " + prefix + "\"t$tx\" (txid, unix_time) VALUES (" + std::to_string(txid) +
-                 ", strftime('%s', 'now'))");
-    Statement dirty(db, "INSERT INTO " + prefix + "\"t$dirty\" (tbl, first, last, txid) SELECT ?1, rowid, rowid, ?2 FROM " +
-                            qualified(schema, live_table_name(name)));
-    dirty.bind(1, name).bind(2, txid).run();
+    // The function owns the transaction: it ends the ledger's transaction itself.
+    ChangeLedger &ledger = connection.ledger(schema);
+    struct End {
+      ChangeLedger &ledger;
+      ~End() { ledger.end(); }
+    } end{ledger};
+    ledger.txid(db, schema);
+    Statement rows(db, "SELECT rowid FROM " + qualified(schema, live) + " ORDER BY rowid");
+    while (rows.step()) ledger.note(name, rows.column_int(0));
+    ledger.flush(db, schema);
     transaction.commit();
     sqlite3_result_null(context);
   });
@@ -334,7 +319,6 @@ int register_local_functions(sqlite3 *db, const std::shared_ptr<ConnectionState>
       {"zumero_auth_scheme", -1, pure, auth_scheme},
       {"zumero_internal_auth_scheme", 1, pure, internal_auth_scheme},
       {"zumero_recording", 2, SQLITE_INNOCUOUS, recording},
-      {"zumero_txid", 1, SQLITE_INNOCUOUS, txid},
       {"zumero_purge_history", 1, SQLITE_DIRECTONLY, purge_history},
       {"zumero_define_acl_table", 1, SQLITE_DIRECTONLY, define_acl_table},
       {"zumero_define_audit_table", 1, SQLITE_DIRECTONLY, define_audit_table},

@@ -7,7 +7,7 @@
 #include <string>
 #include <variant>
 
-#include "conflict/actions.h"
+#include "base/conflict_actions.h"
 
 namespace zumero {
 

@@ -4,7 +4,7 @@
 #include <set>
 #include <string>
 
-#include "base/interim.h"
+#include "base/expression.h"
 #include "base/sql.h"
 #include "server/logging.h"
 
@@ -59,7 +59,7 @@ int ApplyAuthorizer::decide(int action, const char *first, const char *second, c
     case SQLITE_CREATE_VTABLE: allowed = in_main(database) && second && std::strcmp(second, "zumero") == 0; break;
     case SQLITE_ALTER_TABLE: allowed = in_main(first) && starts_with(second, "z$"); break;
     case SQLITE_PRAGMA: allowed = allowed_pragma(first); break;
-    case SQLITE_FUNCTION: allowed = internal_function(second) || (second && expression_function_allowed(second)); break;
+    case SQLITE_FUNCTION: allowed = internal_function(second) || (second && is_allowed_function(lower_ascii(second))); break;
     default: allowed = false;
   }
   if (!allowed)

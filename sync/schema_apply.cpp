@@ -3,10 +3,11 @@
 #include <nlohmann/json.hpp>
 
 #include "base/catalog.h"
-#include "base/interim.h"
+#include "base/column_parser.h"
 #include "base/sql.h"
 #include "base/table_definition.h"
-#include "conflict/rules.h"
+#include "base/conflict_actions.h"
+#include "vtab/table_changes.h"
 
 namespace zumero::sync {
 namespace {
@@ -50,9 +51,11 @@ struct RemoteApply {
 };
 
 SchemaOutcome create_table(sqlite3 *db, ConnectionState &connection, const std::string &schema,
-                           const SchemaEntry &entry) {
+                           const SchemaEntry &entry, std::string &detail) {
   validate_table_name(entry.table);
   TableDefinition definition = parse_table_definition(definition_arguments(entry.detail));
+  check_reserved_table(entry.table, definition);
+  detail = arguments_to_json(definition.arguments());
   std::optional<std::string> existing_name = stored_table_name(db, schema, entry.table);
   if (existing_name) {
     std::optional<TableDefinition> existing = load_table_definition(db, schema, *existing_name);
@@ -67,9 +70,10 @@ SchemaOutcome create_table(sqlite3 *db, ConnectionState &connection, const std::
 }
 
 SchemaOutcome add_column(sqlite3 *db, ConnectionState &connection, const std::string &schema,
-                         const SchemaEntry &entry) {
+                         const SchemaEntry &entry, std::string &detail) {
   std::string text = column_text(entry.detail);
   ColumnDefinition column = parse_column_definition(text);
+  detail = nlohmann::json{{"definition", column.argument()}}.dump();
   std::optional<std::string> table = stored_table_name(db, schema, entry.table);
   if (!table) mismatch();
   std::optional<TableDefinition> existing = load_table_definition(db, schema, *table);
@@ -80,8 +84,7 @@ SchemaOutcome add_column(sqlite3 *db, ConnectionState &connection, const std::st
     return SchemaOutcome::AlreadyThere;
   }
   RemoteApply remote(connection);
-  Statement add(db, "SELECT zumero_alter_table_add_column(?1, ?2, ?3)");
-  add.bind(1, schema).bind(2, *table).bind(3, text).run();
+  add_table_column(db, connection, schema, *table, text);
   return SchemaOutcome::Applied;
 }
 
@@ -97,22 +100,28 @@ SchemaOutcome apply_schema_entry(sqlite3 *db, ConnectionState &connection, const
                                  const SchemaEntry &entry, std::int64_t rv, std::optional<std::int64_t> origin) {
   SchemaOutcome outcome = SchemaOutcome::Applied;
   std::optional<std::string> table;
+  std::string detail;  // canonical: what the server records and sends on
   if (entry.kind == "create_table") {
-    outcome = create_table(db, connection, schema, entry);
+    outcome = create_table(db, connection, schema, entry, detail);
     table = stored_table_name(db, schema, entry.table);
   } else if (entry.kind == "add_column") {
-    outcome = add_column(db, connection, schema, entry);
+    outcome = add_column(db, connection, schema, entry, detail);
     table = stored_table_name(db, schema, entry.table);
   } else if (entry.kind == "row_rule" || entry.kind == "column_rule") {
-    conflict::check_rule_detail(entry.kind, entry.detail);
-    if (!entry.table.empty()) table = entry.table;
+    std::optional<conflict::RuleDetail> rule = conflict::parse_rule_detail(entry.kind, entry.detail);
+    if (!rule) fail("invalid_argument");
+    detail = rule->json();
+    if (!entry.table.empty()) {
+      validate_table_name(entry.table);
+      table = entry.table;
+    }
   } else {
     fail("invalid_argument");
   }
   // A server keeps one entry per table or column; a client keeps every entry the
   // server sent, so that it can tell which it has already seen.
   if (outcome == SchemaOutcome::Applied || origin)
-    record_schema_change(db, schema, entry.kind, table, entry.detail, rv, origin);
+    record_schema_change(db, schema, entry.kind, table, detail, rv, origin);
   return outcome;
 }
 

@@ -4,7 +4,7 @@
 #include <new>
 
 #include "base/catalog.h"
-#include "base/interim.h"
+#include "base/column_parser.h"
 #include "base/column_parser.h"
 #include "base/sql.h"
 #include "vtab/storage.h"
@@ -75,14 +75,6 @@ std::vector<std::string> module_arguments(int argc, const char *const *argv) {
   return arguments;
 }
 
-void validate_references(sqlite3 *db, const std::string &schema, const std::string &name,
-                         const TableDefinition &definition) {
-  for (const ColumnDefinition &column : definition.columns) {
-    if (!column.reference || iequals(column.reference->table, name)) continue;
-    if (!load_table_definition(db, schema, column.reference->table)) fail("syntax_error");
-  }
-}
-
 int connect_table(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **error,
                   bool create) {
   auto table = std::make_unique<ZumeroTable>();
@@ -92,18 +84,20 @@ int connect_table(sqlite3 *db, void *aux, int argc, const char *const *argv, sql
   table->name = argv[2];
   try {
     if (create) {
+      // Everything is checked before anything is created.
       validate_table_name(table->name);
       table->definition = parse_table_definition(module_arguments(argc, argv));
-      validate_references(db, table->schema, table->name, table->definition);
+      check_reserved_table(table->name, table->definition);
+      require_referenced_tables(db, table->schema, table->name, table->definition);
       ensure_housekeeping(db, table->schema);
-      // Adopting a regular table renames it to z$T first: its rows stay where they are.
+      // zumero_adopt_existing_table creates z$T itself and moves the rows there first.
       if (!iequals(table->connection->adopting, table->name))
         exec(db, live_table_ddl(table->schema, table->name, table->definition));
       exec(db, support_ddl(table->schema, table->name, table->definition));
       save_table_definition(db, table->schema, table->name, table->definition);
       if (!table->connection->applying_remote) {
         record_schema_change(db, table->schema, "create_table", table->name,
-                             arguments_to_json(table->definition.arguments));
+                             arguments_to_json(table->definition.arguments()));
       }
     } else {
       // The current definition lives in t$tables: it includes columns added since creation.

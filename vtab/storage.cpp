@@ -73,7 +73,7 @@ Statement &LocalWriter::insert_statement(bool replace, bool exact) {
     if (fallback.empty() || static_cast<int>(i) == definition_.integer_primary_key)
       params += "?" + std::to_string(i + 2);
     else
-      params += "coalesce(?" + std::to_string(i + 2) + ", " + fallback + ")";
+      params += "coalesce(?" + std::to_string(i + 2) + ", (" + fallback + "))";
   }
   statement = Statement(db_, std::string("INSERT ") + (replace ? "OR REPLACE " : "") + "INTO " + live_ + " (" + names +
                                  ") VALUES (" + params + ")",

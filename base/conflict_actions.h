@@ -4,6 +4,8 @@
 // receives them: an unknown action is refused, never taken for another.
 #pragma once
 #include <cstdint>
+#include <optional>
+#include <string>
 
 namespace zumero::conflict {
 
@@ -34,5 +36,16 @@ inline bool valid_column_rule(std::int64_t chosen) {
   if (chosen < 0 || chosen == action::kAttemptTextMerge) return false;
   return base == action::kDefault || base == action::kAccept || base == action::kIgnore || base == action::kReject;
 }
+
+// A row_rule or column_rule entry of t$schema, as its detail JSON holds it.
+struct RuleDetail {
+  std::int64_t situation = 0;  // 0 for column rules
+  std::int64_t action = 0;
+  std::optional<std::string> column;  // column rules: nullopt for every column
+  std::string json() const;           // the canonical detail text
+};
+
+// Parses and checks a rule's detail; nullopt for anything but a valid rule.
+std::optional<RuleDetail> parse_rule_detail(const std::string &kind, const std::string &detail_json);
 
 }  // namespace zumero::conflict
