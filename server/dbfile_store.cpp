@@ -22,7 +22,7 @@ std::string random_token() {
 
 }  // namespace
 
-Connection::Connection(const std::filesystem::path &path, bool create) {
+Connection::Connection(const std::filesystem::path &path, bool create, bool wal) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   try {
@@ -33,7 +33,8 @@ Connection::Connection(const std::filesystem::path &path, bool create) {
     sqlite3_busy_timeout(db_, 30000);
     rc = zumero_register(db_);
     if (rc != SQLITE_OK) throw Error(rc, "cannot register zumero on a dbfile");
-    exec(db_, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+    exec(db_, wal ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                  : "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
   } catch (...) {
     sqlite3_close_v2(db_);
     db_ = nullptr;
@@ -87,9 +88,22 @@ void DbfileStore::discard(const std::string &dbfile) {
     pool.idle.clear();
     ++pool.generation;
   }
+  remove_files(path_of(dbfile));
+}
+
+void DbfileStore::remove_files(const std::filesystem::path &file) {
   std::error_code ignored;
-  for (const char *suffix : {"", "-wal", "-shm", "-journal"})
-    std::filesystem::remove(path_of(dbfile).string() + suffix, ignored);
+  for (const char *suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(file.string() + suffix, ignored);
+}
+
+void DbfileStore::install(const std::filesystem::path &draft, const std::string &dbfile) {
+  {
+    std::lock_guard<std::mutex> guard(pool_mutex_);
+    Pool &pool = pools_[dbfile];
+    pool.idle.clear();
+    ++pool.generation;
+  }
+  std::filesystem::rename(draft, path_of(dbfile));
 }
 
 void ensure_server_tables(sqlite3 *db) {

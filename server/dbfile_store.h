@@ -17,7 +17,9 @@ namespace zumero::server {
 // An open connection with the zumero module registered; closes itself.
 class Connection {
 public:
-  Connection(const std::filesystem::path &path, bool create);
+  // wal: the dbfiles in service use write-ahead logging; a dbfile being created does
+  // not, so that its file holds everything once committed and closed.
+  Connection(const std::filesystem::path &path, bool create, bool wal = true);
   ~Connection();
   Connection(const Connection &) = delete;
   Connection &operator=(const Connection &) = delete;
@@ -58,9 +60,16 @@ public:
   // Without `create`, a dbfile that does not exist throws zumero::Error.
   PooledConnection acquire(const std::string &dbfile, bool create);
   void give_back(const std::string &dbfile, std::uint64_t generation, std::unique_ptr<Connection> connection);
-  // Closes the pooled connections of dbfile and removes its files (a failed creation).
-  // Connections borrowed before are closed when they come back.
+  // Closes the pooled connections of dbfile and removes its files. Connections
+  // borrowed before are closed when they come back.
   void discard(const std::string &dbfile);
+
+  // Where a dbfile is built before it exists: a name no dbfile can have.
+  std::filesystem::path draft_path(const std::string &dbfile) const { return data_dir_ / (".draft-" + dbfile + ".db"); }
+  // Gives a committed, closed draft the dbfile's name (an atomic rename).
+  void install(const std::filesystem::path &draft, const std::string &dbfile);
+  // Removes a database file and its journals.
+  static void remove_files(const std::filesystem::path &file);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
   bool exists(const std::string &dbfile) const { return std::filesystem::exists(path_of(dbfile)); }

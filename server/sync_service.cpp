@@ -210,16 +210,35 @@ private:
       return envelope_response(202, {{"received", part}}, std::string(), context.log);
     }
     std::lock_guard<std::mutex> writer(store_.writer_lock(context.dbfile));
-    bool created = !store_.exists(context.dbfile);
-    if (created && context.package.empty() && key.parts == 1) refuse("nothing to push");
-    bool committed = false;
+    Response response = store_.exists(context.dbfile) ? push_to_existing(context, key) : push_creating(context, key);
+    if (key.parts > 1) staging_.forget(key);
+    return response;
+  }
+
+  Response push_to_existing(RequestContext &context, const PartKey &key) {
+    PooledConnection connection = store_.acquire(context.dbfile, false);
+    return apply_push(connection.get(), context, key);
+  }
+
+  // A dbfile is created only by a push that succeeds, and appears whole: the push is
+  // applied to a file of its own, which takes the dbfile's name once committed, so no
+  // pull ever sees a dbfile being created.
+  Response push_creating(RequestContext &context, const PartKey &key) {
+    if (context.package.empty() && key.parts == 1) refuse("nothing to push");
+    std::filesystem::path draft = store_.draft_path(context.dbfile);
+    store_.remove_files(draft);
     try {
-      Response response = apply_push(context, key, created, committed);
-      if (key.parts > 1) staging_.forget(key);
+      Response response;
+      {
+        Connection connection(draft, true, false);
+        response = apply_push(connection.get(), context, key);
+      }
+      if (response.status == 200) store_.install(draft, context.dbfile);
+      store_.remove_files(draft);
+      if (response.status == 200) log_creation(context);
       return response;
     } catch (...) {
-      // A dbfile is created only by a push that succeeds.
-      if (created && !committed) store_.discard(context.dbfile);
+      store_.remove_files(draft);
       throw;
     }
   }
@@ -259,12 +278,10 @@ private:
   }
 
   // Runs under the dbfile's writer lock.
-  Response apply_push(RequestContext &context, const PartKey &key, bool created, bool &committed) {
+  Response apply_push(sqlite3 *db, RequestContext &context, const PartKey &key) {
     const RequestHeader &header = context.header;
     std::int64_t base = header.integer("base", 0, INT64_MAX);
     std::optional<std::string> base_token = header.optional_text("base_token", kMaxToken);
-    PooledConnection connection = store_.acquire(context.dbfile, true);
-    sqlite3 *db = connection.get();
     Transaction transaction(db, "BEGIN IMMEDIATE");
     ensure_server_tables(db);
     if (std::optional<Response> answer = earlier_answer(db, context, key)) return *answer;
@@ -280,8 +297,6 @@ private:
     remember(db, key, version + 1, reply);
     stall_for_tests();
     transaction.commit();
-    committed = true;
-    if (created) log_creation(context);
     context.log.txid_max = version + 1;
     return envelope_response(200, {{"version", version + 1}, {"token", token}}, reply, context.log);
   }
