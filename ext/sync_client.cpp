@@ -176,8 +176,8 @@ std::optional<json> SyncRun::push_pending() {
   std::optional<json> pending = state_.get_json("pending");
   if (!pending) {
     Transaction write(db_, "BEGIN IMMEDIATE");  // no one changes t$dirty between read and record
-    bool restoring = state_.get_int("restoring") != 0;
-    std::optional<sync::PushPackage> built = sync::build_push(db_, schema_, part_bytes_, state_.base(), restoring);
+    std::optional<sync::PushPackage> built =
+        sync::build_push(db_, schema_, part_bytes_, state_.base(), state_.get_int("restoring"));
     json pull = {{"L", built ? built->last_txid : query_int(db_, "SELECT coalesce(max(txid), 0) FROM " +
                                                                      qualified(schema_, "t$tx"))},
                  {"S", built ? built->last_seq : 0}};
@@ -378,7 +378,7 @@ void SyncRun::recover() {
 
   Transaction write(db_, "BEGIN IMMEDIATE");
   ChangeLedger &ledger = connection_.ledger(schema_);
-  ledger.txid(db_, schema_);
+  std::int64_t restoring_txid = ledger.txid(db_, schema_);
   for (const std::string &table : zumero_table_names(db_, schema_)) {
     Statement rows(db_, "SELECT z_recid FROM " + qualified(schema_, version_table_name(table)) +
                             " WHERE z_rv > ?1 ORDER BY z_recid");
@@ -393,7 +393,7 @@ void SyncRun::recover() {
   state_.erase("pending");
   state_.erase("pull");
   for (const char *kind : {"push", "reply", "pull"}) state_.clear_stage(kind);
-  state_.set_int("restoring", 1);
+  state_.set_int("restoring", restoring_txid);
   state_.new_client_id();
   write.commit();
   ledger.end();

@@ -110,7 +110,9 @@ void ensure_server_tables(sqlite3 *db) {
   ensure_housekeeping(db, "main");
   exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT NOT NULL, pkg INTEGER NOT NULL, "
            "digest TEXT NOT NULL, version INTEGER NOT NULL, reply BLOB NOT NULL, PRIMARY KEY (client, pkg));"
-           "CREATE TABLE IF NOT EXISTS \"t$versions\" (version INTEGER PRIMARY KEY, token TEXT NOT NULL);");
+           "CREATE TABLE IF NOT EXISTS \"t$versions\" (version INTEGER PRIMARY KEY, token TEXT NOT NULL);"
+           "CREATE TABLE IF NOT EXISTS \"t$restored\" (tbl TEXT NOT NULL COLLATE NOCASE, recid INTEGER NOT NULL, "
+           "origin INTEGER NOT NULL, PRIMARY KEY (tbl, recid));");
 }
 
 std::int64_t current_version(sqlite3 *db) {

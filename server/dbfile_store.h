@@ -91,8 +91,9 @@ private:
 
 // Server-side bookkeeping in a dbfile: its current version with a random token per
 // version (so a client can tell this history from another one under the same numbers,
-// after a restore from backup), and per client the packages applied with the replies
-// they got (so a retried push gets the same answer).
+// after a restore from backup), per client the packages applied with the replies they
+// got (so a retried push gets the same answer), and the rows clients restored after
+// versions were lost, with the lost version each came from (t$restored).
 void ensure_server_tables(sqlite3 *db);
 std::int64_t current_version(sqlite3 *db);
 // The token of a version; empty for version 0 or a version this dbfile never had.

@@ -48,6 +48,7 @@ struct TablePush {
   PackageWriter differs;
   bool differs_open = false;
   std::unique_ptr<Statement> defaults;
+  std::unique_ptr<Statement> find_origin, set_origin;
 
   std::optional<std::int64_t> moved(std::int64_t recid) const {
     auto at = std::lower_bound(moved_from.begin(), moved_from.end(), recid);
@@ -58,6 +59,27 @@ struct TablePush {
     return std::binary_search(already_there.begin(), already_there.end(), recid);
   }
 };
+
+// Rows clients offered again after the server lost the versions they came from: the
+// lost version each came from, so the same row restored by two clients stays one row.
+std::optional<std::int64_t> restored_origin(sqlite3 *db, TablePush &push, std::int64_t recid) {
+  if (!push.find_origin)
+    push.find_origin = std::make_unique<Statement>(db, "SELECT origin FROM \"t$restored\" WHERE tbl = ?1 AND recid = ?2");
+  Statement &select = *push.find_origin;
+  select.bind(1, push.store->name()).bind(2, recid);
+  std::optional<std::int64_t> origin;
+  if (select.step()) origin = select.column_int(0);
+  select.reset();
+  return origin;
+}
+
+void remember_origin(sqlite3 *db, TablePush &push, std::int64_t recid, std::int64_t origin) {
+  if (!push.set_origin)
+    push.set_origin = std::make_unique<Statement>(
+        db, "INSERT INTO \"t$restored\" (tbl, recid, origin) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT (tbl, recid) DO UPDATE SET origin = max(origin, excluded.origin)");
+  push.set_origin->bind(1, push.store->name()).bind(2, recid).bind(3, origin).run();
+}
 
 struct Postponed {
   TablePush *table;
@@ -164,6 +186,8 @@ void PushApplier::plan_row(TablePush &push, const std::vector<int> &columns, con
   std::optional<sync::VersionInfo> current = push.store->version(row.recid);
   if (!current || current->rv <= base_) return;
   if (push.store->state_as_of(row.recid, base_)) return;  // the client knew this row
+  // Restored by another client after the server lost its versions: the same row.
+  if (row.rv > base_ && restored_origin(db_, push, row.recid)) return;
   if (row.kind == RowState::Restored) {
     std::optional<Row> now = push.store->live_row(row.recid);
     bool same = now.has_value();
@@ -293,9 +317,19 @@ void PushApplier::apply_row(TablePush &push, const std::vector<int> &columns, Ro
   }
   versions.already = now;
   std::optional<Row> result = versions.incoming;
+  // A row from versions the server lost (rv: the version the client had it from).
+  bool restored_identity = row.rv > base_;
+  std::optional<std::int64_t> origin;
   if (current && current->rv > base_) {
     std::optional<RowState> ancestor = store.state_as_of(stored, base_);
+    if (!ancestor && restored_identity) origin = restored_origin(db_, push, stored);
     if (ancestor && ancestor->kind != RowState::Deleted) versions.ancestor = std::move(ancestor->values);
+  }
+  if (origin) {
+    // Another client restored this row first: a row left as the lost versions had it
+    // gives way to a newer one; a change made on top of it wins.
+    if (row.restored() && row.rv <= *origin) result = now;
+  } else if (current && current->rv > base_) {
     Decision decision = resolver_.decide(store.name(), store.column_names(), versions);
     switch (decision.kind) {
       case Decision::Kind::IdentityClash: reject_identity(push, *versions.incoming);
@@ -311,6 +345,7 @@ void PushApplier::apply_row(TablePush &push, const std::vector<int> &columns, Ro
   }
   bool written = !conflict::same_state(result, now);
   if (written) store_state(push, stored, result, now.has_value(), current ? current->rv : 0);
+  if (restored_identity && !moved && (written || origin)) remember_origin(db_, push, stored, row.rv);
   bool as_sent = !adjusted && conflict::same_state(result, versions.incoming);
   if (written && as_sent) add_echo(push, stored);
   else if (written) add_differs(push, stored, version_, result);

@@ -261,7 +261,7 @@ bool PackageReader::next_row(RowState &row) {
     rows_left_ = false;
     return false;
   }
-  if (kind > RowState::Restored) throw DecodeError("unknown row kind");
+  if (kind > RowState::RestoredDeletion) throw DecodeError("unknown row kind");
   row.kind = static_cast<RowState::Kind>(kind);
   std::int64_t delta = svarint();
   if (__builtin_add_overflow(previous_recid_, delta, &row.recid)) throw DecodeError("row identity out of range");

@@ -17,11 +17,14 @@
 //                      string kind, string table ("" = none), string detail JSON
 //   'T' table:         string name, varint column count (1..kMaxColumns), column names,
 //                      then rows until a 0 byte:
-//                        byte kind: 1 live, 2 deleted, 3 history entry, 4 restored
-//                          (a live row whose identity the server assigned earlier)
+//                        byte kind: 1 live, 2 deleted, 3 history entry; after a server
+//                          lost versions, 4 restored (a live row as those versions left
+//                          it, not changed since) and 5 restored deletion
+//                          (likewise, a row they deleted)
 //                        svarint recid minus the previous row's recid in this section
 //                          (the first row: minus 0); the sum must stay within int64
-//                        varint rv (0 = unknown)
+//                        varint rv (0 = unknown; in a push, the version the client had
+//                          the row from when that is newer than its base)
 //                        kind 3 only: varint end_rv, byte deleted flag
 //                        kinds 1, 3 and 4: one value per column
 //   'E' echoed ranges: string table, varint count, then count pairs
@@ -87,7 +90,7 @@ using Row = std::vector<Value>;
 bool identical_rows(const Row &a, const Row &b);
 
 struct RowState {
-  enum Kind : std::uint8_t { Live = 1, Deleted = 2, History = 3, Restored = 4 };
+  enum Kind : std::uint8_t { Live = 1, Deleted = 2, History = 3, Restored = 4, RestoredDeletion = 5 };
   Kind kind = Live;
   std::int64_t recid = 0;
   std::int64_t rv = 0;
@@ -96,7 +99,9 @@ struct RowState {
   Row values;                  // Live, Restored and History
 
   bool live() const { return kind == Live || kind == Restored; }
-  bool has_values() const { return kind != Deleted; }
+  bool has_values() const { return kind != Deleted && kind != RestoredDeletion; }
+  // Re-offered after the server lost the versions it came from, with no local change.
+  bool restored() const { return kind == Restored || kind == RestoredDeletion; }
 };
 
 struct SchemaEntry {

@@ -66,10 +66,25 @@ private:
   bool content_ = false;
 };
 
+// A row whose version the server lost carries that version; one no local transaction
+// changed since is restored as it was.
+void mark_restored(RowStore &store, Statement &changed_locally, std::int64_t restoring_txid, std::int64_t base,
+                   RowState &row) {
+  std::optional<VersionInfo> version = store.version(row.recid);
+  if (!version || version->rv <= base) return;
+  row.rv = version->rv;
+  changed_locally.bind(1, store.name()).bind(2, row.recid).bind(3, restoring_txid);
+  bool changed = changed_locally.step();
+  changed_locally.reset();
+  if (changed) return;
+  if (row.kind == RowState::Live) row.kind = RowState::Restored;
+  else if (version->deleted) row.kind = RowState::RestoredDeletion;
+}
+
 }  // namespace
 
 std::optional<PushPackage> build_push(sqlite3 *db, const std::string &schema, std::size_t part_bytes,
-                                      std::int64_t base, bool restoring) {
+                                      std::int64_t base, std::int64_t restoring_txid) {
   std::string prefix = quote_identifier(schema) + ".";
   PushPackage package;
   package.last_txid = query_int(db, "SELECT coalesce(max(txid), 0) FROM " + prefix + "\"t$tx\"");
@@ -87,6 +102,8 @@ std::optional<PushPackage> build_push(sqlite3 *db, const std::string &schema, st
   Statement ranges(db, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid <= ?1");
   ranges.bind(1, package.last_txid);
   while (ranges.step()) dirty[ranges.column_text(0)].push_back({ranges.column_int(1), ranges.column_int(2)});
+  Statement changed_locally(db, "SELECT 1 FROM " + prefix +
+                                   "\"t$dirty\" WHERE tbl = ?1 AND ?2 BETWEEN first AND last AND txid <> ?3 LIMIT 1");
   for (auto &entry : dirty) {
     if (!stored_table_name(db, schema, entry.first)) continue;
     RowStore store(db, schema, entry.first);
@@ -94,10 +111,7 @@ std::optional<PushPackage> build_push(sqlite3 *db, const std::string &schema, st
     for (const IdRange &range : merge_ranges(entry.second)) {
       store.read_range(range.first, range.last, [&](RowState &row) {
         row.rv = 0;
-        if (restoring && row.kind == RowState::Live) {
-          std::optional<VersionInfo> version = store.version(row.recid);
-          if (version && version->rv > base) row.kind = RowState::Restored;
-        }
+        if (restoring_txid) mark_restored(store, changed_locally, restoring_txid, base, row);
         writer.row(row);
         any = true;
       });

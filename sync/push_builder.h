@@ -19,10 +19,12 @@ struct PushPackage {
   std::int64_t last_seq = 0;   // S
 };
 
-// Runs in the caller's transaction. Nothing when there is nothing to push. `restoring`: the client is re-offering the
-// rows of versions a restored server lost; live rows the server may know are marked so.
+// Runs in the caller's transaction. Nothing when there is nothing to push.
+// restoring_txid: after the server lost versions, the local transaction that re-offers
+// the rows of those versions (0 otherwise). Such rows carry the version they came from;
+// those no local transaction changed since are sent as restored.
 std::optional<PushPackage> build_push(sqlite3 *db, const std::string &schema, std::size_t part_bytes,
-                                      std::int64_t base, bool restoring);
+                                      std::int64_t base, std::int64_t restoring_txid);
 
 // The same package cut into parts of about part_bytes.
 std::vector<std::string> split_parts(const std::vector<std::string> &parts, std::size_t part_bytes);

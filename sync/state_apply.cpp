@@ -80,7 +80,7 @@ private:
       std::vector<int> columns = rows.map_columns(reader.columns());
       RowState row;
       while (reader.next_row(row)) {
-        if (row.kind == RowState::Restored) fail("invalid_argument");
+        if (row.restored()) fail("invalid_argument");
         visit(rows.name(), columns, row);
       }
     }
