@@ -293,10 +293,14 @@ void check_deletions(Context &context, ServerView &server) {
 
 }  // namespace
 
+// The token as a value of the package, or inside the JSON of a z_audit row it holds (a
+// change the rules overruled while the client restored it, recorded locally and then
+// quarantined with the rest).
 bool package_holds(Client &client, std::int64_t qid, const std::string &token) {
-  std::string needle = std::string(1, static_cast<char>(token.size())) + token;
-  return client.integer("SELECT count(*) FROM \"t$q\" WHERE qid = " + std::to_string(qid) +
-                        " AND instr(package, x'" + hex_of(needle) + "') > 0") > 0;
+  std::string value = std::string(1, static_cast<char>(token.size())) + token;
+  std::string in_json = "\"" + token + "\"";
+  return client.integer("SELECT count(*) FROM \"t$q\" WHERE qid = " + std::to_string(qid) + " AND (instr(package, x'" +
+                        hex_of(value) + "') > 0 OR instr(package, x'" + hex_of(in_json) + "') > 0)") > 0;
 }
 
 void check_convergence(Context &context, Client &observer) {
