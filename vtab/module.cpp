@@ -381,7 +381,11 @@ PreparedPlan take_plan(ZumeroTable &table, const char *sql) {
 
 int zumeroClose(sqlite3_vtab_cursor *base) {
   ZumeroCursor *cursor = cursor_of(base);
-  return_query(*table_of(base->pVtab), *cursor);
+  try {
+    return_query(*table_of(base->pVtab), *cursor);
+  } catch (...) {
+    // Keeping the plan for reuse failed (out of memory): it is simply dropped.
+  }
   delete cursor;
   return SQLITE_OK;
 }
