@@ -25,7 +25,9 @@ int register_all(sqlite3 *db) {
   if (rc != SQLITE_OK) return rc;
   rc = zumero::register_local_functions(db, connection);
   if (rc != SQLITE_OK) return rc;
-  return zumero::register_sync_functions(db, connection);
+  rc = zumero::register_sync_functions(db, connection);
+  if (rc != SQLITE_OK) return rc;
+  return zumero::register_auth_functions(db, connection);
 }
 
 }  // namespace

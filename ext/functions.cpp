@@ -318,6 +318,8 @@ int register_local_functions(sqlite3 *db, const std::shared_ptr<ConnectionState>
       {"zumero_named_constant", 1, pure, named_constant},
       {"zumero_auth_scheme", -1, pure, auth_scheme},
       {"zumero_internal_auth_scheme", 1, pure, internal_auth_scheme},
+      // The guide also writes it so (7.5).
+      {"zumero_internal_auth", 1, pure, internal_auth_scheme},
       {"zumero_recording", 2, SQLITE_INNOCUOUS, recording},
       {"zumero_purge_history", 1, SQLITE_DIRECTONLY, purge_history},
       {"zumero_define_acl_table", 1, SQLITE_DIRECTONLY, define_acl_table},

@@ -15,6 +15,7 @@ int register_zumero(sqlite3 *db);
 
 int register_local_functions(sqlite3 *db, const std::shared_ptr<ConnectionState> &connection);
 int register_sync_functions(sqlite3 *db, const std::shared_ptr<ConnectionState> &connection);
+int register_auth_functions(sqlite3 *db, const std::shared_ptr<ConnectionState> &connection);
 
 // Helpers shared with the sync functions.
 std::string text_argument(sqlite3_value *value);                      // '' for NULL

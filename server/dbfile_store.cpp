@@ -20,6 +20,11 @@ std::string random_token() {
   return token;
 }
 
+void remove_files(const std::filesystem::path &file) {
+  std::error_code ignored;
+  for (const char *suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(file.string() + suffix, ignored);
+}
+
 }  // namespace
 
 Connection::Connection(const std::filesystem::path &path, bool create, bool wal) {
@@ -91,19 +96,30 @@ void DbfileStore::discard(const std::string &dbfile) {
   remove_files(path_of(dbfile));
 }
 
-void DbfileStore::remove_files(const std::filesystem::path &file) {
-  std::error_code ignored;
-  for (const char *suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(file.string() + suffix, ignored);
-}
-
-void DbfileStore::install(const std::filesystem::path &draft, const std::string &dbfile) {
-  {
-    std::lock_guard<std::mutex> guard(pool_mutex_);
-    Pool &pool = pools_[dbfile];
-    pool.idle.clear();
-    ++pool.generation;
+bool DbfileStore::create(const std::string &dbfile, const std::function<bool(sqlite3 *)> &build) {
+  std::filesystem::path draft = data_dir_ / (".draft-" + dbfile + ".db");
+  remove_files(draft);
+  try {
+    bool keep = false;
+    {
+      Connection connection(draft, true, false);
+      keep = build(connection.get());
+    }
+    if (keep) {
+      {
+        std::lock_guard<std::mutex> guard(pool_mutex_);
+        Pool &pool = pools_[dbfile];
+        pool.idle.clear();
+        ++pool.generation;
+      }
+      std::filesystem::rename(draft, path_of(dbfile));
+    }
+    remove_files(draft);
+    return keep;
+  } catch (...) {
+    remove_files(draft);
+    throw;
   }
-  std::filesystem::rename(draft, path_of(dbfile));
 }
 
 void ensure_server_tables(sqlite3 *db) {
@@ -127,6 +143,17 @@ std::string version_token(sqlite3 *db, std::int64_t version) {
   Statement select(db, "SELECT token FROM \"t$versions\" WHERE version = ?1");
   select.bind(1, version);
   return select.step() ? select.column_text(0) : std::string();
+}
+
+std::int64_t write_version(sqlite3 *db, const std::function<void(std::int64_t)> &change) {
+  Transaction transaction(db, "BEGIN IMMEDIATE");
+  ensure_server_tables(db);
+  std::int64_t version = current_version(db);
+  if (version == INT64_MAX) fail("invalid_argument");
+  change(version + 1);
+  advance_version(db, version + 1);
+  transaction.commit();
+  return version + 1;
 }
 
 std::string advance_version(sqlite3 *db, std::int64_t version) {

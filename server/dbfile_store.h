@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,12 +65,11 @@ public:
   // borrowed before are closed when they come back.
   void discard(const std::string &dbfile);
 
-  // Where a dbfile is built before it exists: a name no dbfile can have.
-  std::filesystem::path draft_path(const std::string &dbfile) const { return data_dir_ / (".draft-" + dbfile + ".db"); }
-  // Gives a committed, closed draft the dbfile's name (an atomic rename).
-  void install(const std::filesystem::path &draft, const std::string &dbfile);
-  // Removes a database file and its journals.
-  static void remove_files(const std::filesystem::path &file);
+  // Creates dbfile, which must not exist: build() fills a draft file under a name no
+  // dbfile can have, and when it returns true the draft takes the dbfile's name (an
+  // atomic rename), so nobody ever sees a dbfile half made. Otherwise, or when build
+  // throws, nothing is left. The caller holds the dbfile's writer lock.
+  bool create(const std::string &dbfile, const std::function<bool(sqlite3 *)> &build);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
   bool exists(const std::string &dbfile) const { return std::filesystem::exists(path_of(dbfile)); }
@@ -100,5 +100,8 @@ std::int64_t current_version(sqlite3 *db);
 std::string version_token(sqlite3 *db, std::int64_t version);
 // Makes `version` the current version with a fresh token; returns the token.
 std::string advance_version(sqlite3 *db, std::int64_t version);
+
+// Runs change(version) in one write transaction as the dbfile's next version; returns it.
+std::int64_t write_version(sqlite3 *db, const std::function<void(std::int64_t)> &change);
 
 }  // namespace zumero::server

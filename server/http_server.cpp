@@ -18,6 +18,9 @@
 #include <stdexcept>
 #include <strings.h>
 #include <thread>
+
+#include <poll.h>
+#include <sys/socket.h>
 #include <type_traits>
 
 #include <netinet/in.h>
@@ -277,6 +280,24 @@ void answer_failed_head(ConnectionState &state, const ConnectionSettings &settin
   }
 }
 
+// A TLS connection starts with a handshake record (byte 0x16). One that starts with
+// anything else is most likely plain HTTP sent to the HTTPS port: it gets a plain-text
+// answer saying so, instead of a dropped connection.
+bool plain_http_on_tls(int fd, Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  pollfd ready{fd, POLLIN, 0};
+  if (left <= 0 || ::poll(&ready, 1, static_cast<int>(left)) <= 0) return false;
+  unsigned char first = 0;
+  if (::recv(fd, &first, 1, MSG_PEEK) != 1 || first == 0x16) return false;
+  static const std::string body =
+      R"({"error":"tls_required","message":"this server requires TLS: use an https:// URL"})";
+  std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  ssize_t ignored = ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+  (void)ignored;
+  return true;
+}
+
 using RequestProcessor = std::function<bool(httplib::Stream &, bool &connection_closed,
                                             const std::function<void(httplib::Request &)> &on_head)>;
 
@@ -290,6 +311,10 @@ void serve_connection(int fd, SSL_CTX *tls, ConnectionPool &pool, const Connecti
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 
   ConnectionStream stream(fd, settings.stream);
+  if (tls && plain_http_on_tls(fd, first_head_deadline)) {
+    log_debug("closing a connection: plain HTTP on the HTTPS port");
+    return;
+  }
   if (tls && !stream.accept_tls(tls, first_head_deadline)) {
     log_debug("closing a connection: no TLS handshake");
     return;

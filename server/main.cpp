@@ -174,6 +174,16 @@ int main(int argc, char **argv) {
                  "is closed")
       ->check(CLI::Range(std::size_t(1), std::size_t(100000)))
       ->capture_default_str();
+  app.add_flag("--require-tls", config.require_tls,
+               "Serve only HTTPS (needs --tls-cert and --tls-key); plain HTTP requests get a clear error");
+  app.add_option("--auth-throttle-after", config.auth_throttle_after,
+                 "Failed authentications for one user or address before further answers slow down")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--auth-throttle-max-ms", config.auth_throttle_max_ms,
+                 "Longest delay (milliseconds) of an answer to a repeated failed authentication")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
   app.add_option("--admin-password", config.admin_password,
                  "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
       ->envname("ZUMERO_ADMIN_PASSWORD");
@@ -184,6 +194,10 @@ int main(int argc, char **argv) {
   set_log_level(config.log_level);
   config.tls_cert_file = tls_cert;
   config.tls_key_file = tls_key;
+  if (config.require_tls && !config.tls()) {
+    std::cerr << "zumero-server: --require-tls needs --tls-cert and --tls-key\n";
+    return 2;
+  }
   const char *hooks = std::getenv("ZUMERO_TEST_HOOKS");
   config.test_hooks = hooks && std::string(hooks) == "1";
 

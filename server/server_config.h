@@ -56,6 +56,14 @@ struct ServerConfig {
   // Target size of one pull response chunk, for the sync service.
   std::size_t pull_chunk_bytes = std::size_t(4) << 20;
 
+  // Failed authentications for one user or address before answers slow down, and
+  // the longest delay then (milliseconds).
+  int auth_throttle_after = 5;
+  int auth_throttle_max_ms = 3000;
+
+  // Refuse plain HTTP: the server must serve HTTPS.
+  bool require_tls = false;
+
   // Administrator password (--admin-password or ZUMERO_ADMIN_PASSWORD); empty when unset.
   std::string admin_password;
 

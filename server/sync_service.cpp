@@ -12,6 +12,9 @@
 #include "base/catalog.h"
 #include "base/sql.h"
 #include "server/apply_authorizer.h"
+#include "server/auth_routes.h"
+#include "server/permissions.h"
+#include "server/request_context.h"
 #include "server/dbfile_store.h"
 #include "server/logging.h"
 #include "server/pull_builder.h"
@@ -44,15 +47,6 @@ bool valid_client_id(const std::string &client) {
       return false;
   return true;
 }
-
-// What every route receives: the parsed request and the log entry it fills in.
-struct RequestContext {
-  const Request &request;
-  RequestHeader header;
-  std::string package;
-  LogEntry &log;
-  std::string dbfile;
-};
 
 Response envelope_response(int status, const json &header, const std::string &package, LogEntry &log) {
   std::size_t full = 0;
@@ -93,7 +87,9 @@ class SyncService final : public Service {
 public:
   explicit SyncService(const ServerConfig &config)
       : config_(config), store_(config.data_dir), log_(store_),
-        staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes) {}
+        staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes),
+        authenticator_(store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
+        permissions_(store_, authenticator_), auth_routes_(store_, authenticator_, permissions_) {}
 
   void start() override {
     std::filesystem::create_directories(config_.data_dir);
@@ -102,6 +98,7 @@ public:
     entry.unix_time = std::time(nullptr);
     entry.status = 200;
     log_.append(entry);
+    create_admin();
   }
 
   Response handle(const Request &request) override {
@@ -127,8 +124,10 @@ private:
   Response dispatch(const Request &request, LogEntry &log) {
     try {
       sync::Envelope envelope = open(request, log);
-      RequestContext context{request, RequestHeader(envelope.header_json), std::move(envelope.package_bytes), log, {}};
+      RequestContext context{request, RequestHeader(envelope.header_json), std::move(envelope.package_bytes), log, {},
+                             {}};
       note_credentials(context);
+      context.identity = authenticator_.authenticate(context.header.value("auth"), request.remote_address);
       return route(context);
     } catch (const Refusal &refusal) {
       return refusal_response(refusal);
@@ -143,7 +142,11 @@ private:
       std::string message = failure.what();
       // A zumero error caused by what the client sent (an unknown table, a definition
       // that is refused, ...): the client's mistake, nothing applied.
-      if (message.rfind("zumero:", 0) == 0) return refusal_response(Refusal(400, identifier_of(message), message));
+      if (message.rfind("zumero:", 0) == 0) {
+        std::string identifier = identifier_of(message);
+        bool constraint = identifier.size() > 21 && identifier.rfind("_constraint_violation") == identifier.size() - 21;
+        return refusal_response(Refusal(constraint ? 406 : 400, identifier, message));
+      }
       if ((failure.code() & 0xff) == SQLITE_TOOBIG)
         return refusal_response(Refusal(413, "payload_too_large", "a value is larger than the server accepts"));
       log_error(request.path, " failed: ", message);
@@ -184,6 +187,7 @@ private:
     if (!valid_dbfile_name(context.dbfile, push))
       throw Refusal(400, "invalid_dbfile_name", "invalid dbfile name");
     if (push) return handle_push(context);
+    if (auth_routes_.handles(path)) return auth_routes_.handle(context);
     if (!push && !context.package.empty()) refuse("only a push carries a package");
     if (path == "/pull") return handle_pull(context);
     if (path == "/versions") return handle_versions(context);
@@ -217,30 +221,24 @@ private:
 
   Response push_to_existing(RequestContext &context, const PartKey &key) {
     PooledConnection connection = store_.acquire(context.dbfile, false);
-    return apply_push(connection.get(), context, key);
+    return apply_push(connection.get(), context, key, false);
   }
 
   // A dbfile is created only by a push that succeeds, and appears whole: the push is
-  // applied to a file of its own, which takes the dbfile's name once committed, so no
-  // pull ever sees a dbfile being created.
+  // applied to a draft that takes the dbfile's name once committed, so no pull ever
+  // sees a dbfile being created. Internal auth dbfiles are made by /auth_create only.
   Response push_creating(RequestContext &context, const PartKey &key) {
     if (context.package.empty() && key.parts == 1) refuse("nothing to push");
-    std::filesystem::path draft = store_.draft_path(context.dbfile);
-    store_.remove_files(draft);
-    try {
-      Response response;
-      {
-        Connection connection(draft, true, false);
-        response = apply_push(connection.get(), context, key);
-      }
-      if (response.status == 200) store_.install(draft, context.dbfile);
-      store_.remove_files(draft);
-      if (response.status == 200) log_creation(context);
-      return response;
-    } catch (...) {
-      store_.remove_files(draft);
-      throw;
-    }
+    if (context.dbfile == "zumero_users_admin" || context.dbfile == "zumero_users_log")
+      throw Refusal(400, "invalid_dbfile_name", "internal auth dbfiles are created with zumero_internal_auth_create");
+    permissions_.require_create_dbfile(context.identity);
+    Response response;
+    bool created = store_.create(context.dbfile, [&](sqlite3 *db) {
+      response = apply_push(db, context, key, true);
+      return response.status == 200;
+    });
+    if (created) log_creation(context);
+    return response;
   }
 
   PartSource part_source(const RequestContext &context, const PartKey &key) {
@@ -278,7 +276,7 @@ private:
   }
 
   // Runs under the dbfile's writer lock.
-  Response apply_push(sqlite3 *db, RequestContext &context, const PartKey &key) {
+  Response apply_push(sqlite3 *db, RequestContext &context, const PartKey &key, bool creating) {
     const RequestHeader &header = context.header;
     std::int64_t base = header.integer("base", 0, INT64_MAX);
     std::optional<std::string> base_token = header.optional_text("base_token", kMaxToken);
@@ -288,10 +286,14 @@ private:
     std::int64_t version = current_version(db);
     check_base(db, base, base_token, version);
     if (version == INT64_MAX) refuse("the dbfile has no versions left");
+    // The ACL as it was before this push decides all of it.
+    PushGuard guard(permissions_, context.identity,
+                    creating ? AccessList::for_new_dbfile(context.identity) : AccessList::load(db));
+    if (creating) record_creator(db, context.identity);
     std::string reply;
     {
       ApplyAuthorizer authorizer(db);
-      reply = server::apply_push(db, part_source(context, key), base, version + 1);
+      reply = server::apply_push(db, part_source(context, key), base, version + 1, &guard);
     }
     std::string token = advance_version(db, version + 1);
     remember(db, key, version + 1, reply);
@@ -349,6 +351,7 @@ private:
     PooledConnection connection = store_.acquire(context.dbfile, false);
     sqlite3 *db = connection.get();
     Transaction read(db, "BEGIN");
+    permissions_.require_pull(context.identity, context.dbfile, db);
     std::int64_t version = current_version(db);
     check_base(db, pull.base, base_token, version);
     if (pull.base == version && pull.cursor.phase == 0) {
@@ -374,6 +377,7 @@ private:
     PooledConnection connection = store_.acquire(context.dbfile, false);
     sqlite3 *db = connection.get();
     Transaction read(db, "BEGIN");
+    permissions_.require_pull(context.identity, context.dbfile, db);
     std::int64_t current = current_version(db);
     std::int64_t common = 0;
     for (const json &pair : versions) {
@@ -391,6 +395,7 @@ private:
   // ---- storage usage -------------------------------------------------------------
 
   Response storage_usage(RequestContext &context) {
+    permissions_.require_storage_usage(context.identity);
     json dbfiles = json::array();
     for (const auto &entry : std::filesystem::directory_iterator(store_.data_dir())) {
       std::string name = entry.path().stem().string();
@@ -403,10 +408,31 @@ private:
     return envelope_response(200, {{"dbfiles", dbfiles}}, std::string(), context.log);
   }
 
+  // A new server makes zumero_users_admin with the user admin, when it has a password.
+  void create_admin() {
+    if (config_.admin_password.empty()) {
+      if (!store_.exists("zumero_users_admin"))
+        log_warn("no admin password (--admin-password or ZUMERO_ADMIN_PASSWORD): zumero_users_admin is not created");
+      return;
+    }
+    if (store_.exists("zumero_users_admin")) return;
+    AuthRoutes::Creation creation;
+    creation.first_user = "admin";
+    creation.first_password = config_.admin_password;
+    std::string admins = internal_scheme("zumero_users_admin");
+    creation.may_add = std::make_pair(admins, std::string("any_authenticated_user"));
+    creation.may_manage = std::make_pair(admins, std::string("any_authenticated_user"));
+    auth_routes_.create("zumero_users_admin", creation);
+    log_info("created zumero_users_admin with the user admin");
+  }
+
   const ServerConfig &config_;
   DbfileStore store_;
   ServerLog log_;
   PushStaging staging_;
+  Authenticator authenticator_;
+  Permissions permissions_;
+  AuthRoutes auth_routes_;
 };
 
 }  // namespace

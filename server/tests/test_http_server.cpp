@@ -442,9 +442,11 @@ TEST_CASE("HTTPS with a self-signed certificate", "[server][client]") {
     ScopedEnv ca("ZUMERO_CA_FILE", other.cert_file.c_str());
     require_network_failure([&] { http_post(server.url(), "/push", "body", "application/octet-stream", 5); });
   }
-  SECTION("plain HTTP to the HTTPS port gets no response") {
+  SECTION("plain HTTP to the HTTPS port gets a clear refusal, and nothing is served") {
     std::string plain = "http://127.0.0.1:" + std::to_string(server.port());
-    require_network_failure([&] { http_post(plain, "/push", "body", "application/octet-stream", 5); });
+    auto response = http_post(plain, "/push", "body", "application/octet-stream", 5);
+    CHECK(response.status == 400);
+    CHECK(nlohmann::json::parse(response.body).value("error", "") == "tls_required");
   }
 }
 

@@ -172,6 +172,34 @@ std::string Client::sync_error(const std::string &url, const std::string &dbfile
   }
 }
 
+Credentials Credentials::internal(const std::string &dbfile, const std::string &user, const std::string &password) {
+  return Credentials{"{\"scheme_type\":\"internal\",\"dbfile\":\"" + dbfile + "\"}", user, password};
+}
+
+SyncStats Client::sync(const std::string &url, const std::string &dbfile, const Credentials &credentials) {
+  return parse_sync_result(text("SELECT zumero_sync('main', " + sql_quote(url) + ", " + sql_quote(dbfile) + ", " +
+                                sql_quote(credentials.scheme) + ", " + sql_quote(credentials.user) + ", " +
+                                sql_quote(credentials.password) + ")"));
+}
+
+SyncStats Client::sync_complete(const std::string &url, const std::string &dbfile, const Credentials &credentials) {
+  SyncStats stats;
+  for (int i = 0; i < 1000; ++i) {
+    stats = sync(url, dbfile, credentials);
+    if (stats.partial == 0) return stats;
+  }
+  throw SqlError(SQLITE_ERROR, "zumero_sync still partial after 1000 calls");
+}
+
+std::string Client::sync_error(const std::string &url, const std::string &dbfile, const Credentials &credentials) {
+  try {
+    sync(url, dbfile, credentials);
+    return "";
+  } catch (const SqlError &error) {
+    return error.what();
+  }
+}
+
 Rows Client::dump(const std::string &table) { return rows("SELECT rowid, * FROM \"" + table + "\" ORDER BY rowid"); }
 
 }  // namespace zumero::synctest

@@ -46,6 +46,15 @@ SyncStats parse_sync_result(const std::string &text);
 
 std::string extension_path();
 
+// Credentials for zumero_sync: a scheme string (JSON), a user and a password.
+struct Credentials {
+  std::string scheme;
+  std::string user;
+  std::string password;
+  // An internal auth scheme as zumero_internal_auth_scheme(dbfile) makes it.
+  static Credentials internal(const std::string &dbfile, const std::string &user, const std::string &password);
+};
+
 // One connection to a client database file, with the zumero extension loaded.
 class Client {
 public:
@@ -76,6 +85,11 @@ public:
   SyncStats sync_complete(const std::string &url, const std::string &dbfile, int max_calls = 1000);
   // The error of one zumero_sync() call, "" on success.
   std::string sync_error(const std::string &url, const std::string &dbfile);
+
+  // The same, with credentials.
+  SyncStats sync(const std::string &url, const std::string &dbfile, const Credentials &credentials);
+  SyncStats sync_complete(const std::string &url, const std::string &dbfile, const Credentials &credentials);
+  std::string sync_error(const std::string &url, const std::string &dbfile, const Credentials &credentials);
 
   // Every row of a zumero table with its identity, in rowid order.
   Rows dump(const std::string &table);

@@ -194,7 +194,7 @@ TEST_CASE("Tables, added columns, rules, z_acl and z_audit sync; local indexes d
 }
 
 TEST_CASE("zumero_pull_without_history and zumero_get_storage_usage_on_server", "[sync][functions]") {
-  ServerProcess server;
+  ServerProcess server({"--admin-password", "usage"});
   TempDir dir;
   Client a(dir.path() / "a.db");
   a.exec("CREATE VIRTUAL TABLE t USING zumero (k TEXT PRIMARY KEY, v INTEGER);"
@@ -233,7 +233,11 @@ TEST_CASE("zumero_pull_without_history and zumero_get_storage_usage_on_server", 
   Client other(dir.path() / "other.db");
   other.exec("CREATE VIRTUAL TABLE w USING zumero (k TEXT); INSERT INTO w VALUES ('w');");
   other.sync_complete(server.url(), "second_file");
-  a.exec("SELECT zumero_get_storage_usage_on_server(" + sql_quote(server.url()) + ", NULL, NULL, NULL, 'usage')");
+  // Until zumero_config says otherwise, only administrators see every dbfile.
+  CHECK(a.error_of("SELECT zumero_get_storage_usage_on_server(" + sql_quote(server.url()) +
+                   ", NULL, NULL, NULL, 'usage')") == "zumero:permission_denied");
+  a.exec("SELECT zumero_get_storage_usage_on_server(" + sql_quote(server.url()) +
+         ", zumero_internal_auth_scheme('zumero_users_admin'), 'admin', 'usage', 'usage')");
   Rows usage = a.rows("SELECT dbfile, size > 0 FROM temp.usage WHERE dbfile IN ('hist', 'second_file') ORDER BY dbfile");
   CHECK(usage == Rows{{"hist", "1"}, {"second_file", "1"}});
   CHECK(a.integer("SELECT count(*) FROM temp.usage WHERE dbfile = 'hist' AND size = " +

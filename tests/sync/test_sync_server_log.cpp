@@ -8,12 +8,14 @@
 #include "sync_support.h"
 
 using zumero::synctest::Client;
+using zumero::synctest::Credentials;
 using zumero::synctest::Rows;
 using zumero::test::ServerProcess;
 using zumero::test::TempDir;
 
 TEST_CASE("The server log records startups, dbfile creation, pushes and pulls", "[sync][log]") {
-  ServerProcess server;
+  ServerProcess server({"--admin-password", "log reader"});
+  const Credentials admin = Credentials::internal("zumero_users_admin", "admin", "log reader");
   TempDir dir;
   Client a(dir.path() / "a.db");
   Client b(dir.path() / "b.db");
@@ -34,7 +36,7 @@ TEST_CASE("The server log records startups, dbfile creation, pushes and pulls", 
   server.restart();
 
   Client log(dir.path() / "log.db");
-  log.sync_complete(server.url(), "zumero_log");
+  log.sync_complete(server.url(), "zumero_log", admin);
   const Rows columns = log.rows("SELECT name FROM pragma_table_info('z$log') ORDER BY cid");
   const Rows expected_columns{{"dbfile"},        {"url"},          {"ip_address"},    {"unix_time"},
                               {"scheme"},        {"username"},     {"request_size"},  {"response_size"},
@@ -70,6 +72,7 @@ TEST_CASE("The server log records startups, dbfile creation, pushes and pulls", 
   CHECK(std::stod(log.text("SELECT avg(request_size) FROM z$log WHERE url='/push'")) > 0);
   CHECK(log.integer("SELECT sum(response_size) FROM z$log") > 0);
   CHECK(log.integer("SELECT sum(request_size) FROM z$log") > 0);
+  // Nobody tried what they were not allowed to.
   CHECK(log.rows("SELECT DISTINCT scheme,username FROM z$log WHERE status=403").empty());
   std::string compression =
       log.text("SELECT 100 - avg(request_size * 100 / full_request_size) FROM z$log WHERE full_request_size > 0");
@@ -81,6 +84,6 @@ TEST_CASE("The server log records startups, dbfile creation, pushes and pulls", 
   // Later requests keep being appended.
   std::int64_t count = log.integer("SELECT count(*) FROM log");
   a.sync_complete(server.url(), "logged");
-  log.sync_complete(server.url(), "zumero_log");
+  log.sync_complete(server.url(), "zumero_log", admin);
   CHECK(log.integer("SELECT count(*) FROM log") > count);
 }
