@@ -51,7 +51,7 @@ using Clock = std::chrono::steady_clock;
 const char *const kServiceRoutes[] = {
     "/push",           "/pull",          "/storage_usage",     "/auth_create",
     "/auth_add_user",  "/auth_add_alias", "/auth_set_password", "/auth_set_acl_entry",
-    "/versions",
+    "/versions",       "/query",
 };
 
 // Request line plus headers; larger heads get 431.

@@ -174,6 +174,12 @@ int main(int argc, char **argv) {
                  "is closed")
       ->check(CLI::Range(std::size_t(1), std::size_t(100000)))
       ->capture_default_str();
+  app.add_option("--query-max-rows", config.query_max_rows, "Most rows a remote query (POST /query) answers")
+      ->check(CLI::Range(std::size_t(1), std::size_t(10000000)))
+      ->capture_default_str();
+  app.add_option("--query-timeout-ms", config.query_timeout_ms, "Longest time a remote query may run")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
   app.add_flag("--require-tls", config.require_tls,
                "Serve only HTTPS (needs --tls-cert and --tls-key); plain HTTP requests get a clear error");
   app.add_option("--auth-throttle-after", config.auth_throttle_after,

@@ -61,6 +61,10 @@ struct ServerConfig {
   int auth_throttle_after = 5;
   int auth_throttle_max_ms = 3000;
 
+  // Remote read-only queries (POST /query): most rows in one answer, longest run.
+  std::size_t query_max_rows = 10000;
+  int query_timeout_ms = 2000;
+
   // Refuse plain HTTP: the server must serve HTTPS.
   bool require_tls = false;
 

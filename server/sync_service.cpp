@@ -20,6 +20,7 @@
 #include "server/pull_builder.h"
 #include "server/push_apply.h"
 #include "server/push_staging.h"
+#include "server/query_route.h"
 #include "server/request.h"
 #include "server/request_header.h"
 #include "server/server_log.h"
@@ -191,6 +192,7 @@ private:
     if (!push && !context.package.empty()) refuse("only a push carries a package");
     if (path == "/pull") return handle_pull(context);
     if (path == "/versions") return handle_versions(context);
+    if (path == "/query") return run_query(store_, permissions_, context, QueryLimits{config_.query_max_rows, config_.query_timeout_ms});
     throw Refusal(404, "http_404", "no such route");
   }
 
