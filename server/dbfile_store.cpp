@@ -4,6 +4,9 @@
 
 #include "base/catalog.h"
 #include "base/sql.h"
+#include "sync/protocol.h"
+
+#include <algorithm>
 
 namespace zumero::server {
 namespace {
@@ -48,6 +51,16 @@ Connection::Connection(const std::filesystem::path &path, bool create, bool wal)
 }
 
 Connection::~Connection() { sqlite3_close_v2(db_); }
+
+std::vector<std::string> DbfileStore::list() const {
+  std::vector<std::string> names;
+  for (const auto &entry : std::filesystem::directory_iterator(data_dir_)) {
+    std::string name = entry.path().stem().string();
+    if (entry.path().extension() == ".db" && sync::valid_dbfile_name(name, false)) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 std::mutex &DbfileStore::writer_lock(const std::string &dbfile) {
   std::lock_guard<std::mutex> guard(locks_mutex_);

@@ -72,6 +72,8 @@ public:
   bool create(const std::string &dbfile, const std::function<bool(sqlite3 *)> &build);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
+  // Every dbfile, by name.
+  std::vector<std::string> list() const;
   bool exists(const std::string &dbfile) const { return std::filesystem::exists(path_of(dbfile)); }
   // The lock every writer of dbfile holds for the length of its transaction.
   std::mutex &writer_lock(const std::string &dbfile);

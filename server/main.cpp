@@ -1,4 +1,5 @@
 // zumero-server: command line, startup and signal handling.
+#include "server/backup.h"
 #include "server/http_server.h"
 #include "server/logging.h"
 #include "server/request.h"
@@ -41,6 +42,41 @@ std::string parse_listen(const std::string &text, std::string &host, int &port) 
   port = std::stoi(digits);
   if (port > 65535) return "invalid port in '" + text + "'";
   return {};
+}
+
+// "90", "90s", "15m", "6h" or "1d" as seconds; -1 when malformed.
+long parse_interval(const std::string &text) {
+  if (text.empty() || text.size() > 12) return -1;
+  long unit = 1;
+  std::string digits = text;
+  switch (text.back()) {
+    case 's': unit = 1; digits.pop_back(); break;
+    case 'm': unit = 60; digits.pop_back(); break;
+    case 'h': unit = 3600; digits.pop_back(); break;
+    case 'd': unit = 86400; digits.pop_back(); break;
+    default: break;
+  }
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  long value = std::stol(digits);
+  if (value > 365L * 86400 / unit) return -1;
+  return value * unit;
+}
+
+// `zumero-server restore`: fills an empty data directory from a backup directory.
+int run_restore(const std::string &from, const std::string &data_dir, const std::string &at) {
+  try {
+    int restored = restore_backup(from, data_dir, at);
+    if (restored == 0) {
+      std::cerr << "zumero-server restore: no backups found in '" << from << "'"
+                << (at.empty() ? "" : " at or before " + at) << "\n";
+      return 1;
+    }
+    std::cout << "restored " << restored << " dbfiles into " << data_dir << std::endl;
+    return 0;
+  } catch (const std::exception &e) {
+    std::cerr << "zumero-server restore: " << e.what() << "\n";
+    return 1;
+  }
 }
 
 // Waits for SIGINT/SIGTERM (blocked in every thread) and asks the server to stop.
@@ -193,8 +229,43 @@ int main(int argc, char **argv) {
   app.add_option("--admin-password", config.admin_password,
                  "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
       ->envname("ZUMERO_ADMIN_PASSWORD");
+  std::string backup_dir, backup_interval = "0";
+  app.add_option("--backup-dir", backup_dir, "Directory for scheduled online backups of every dbfile");
+  app.add_option("--backup-interval", backup_interval,
+                 "Time between backups: seconds, or a number with s, m, h or d (0: no backups)")
+      ->capture_default_str();
+  app.add_option("--backup-keep", config.backup_keep, "Backups kept per dbfile; older ones are deleted")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+
+  std::string restore_from, restore_at, restore_into;
+  CLI::App *restore = app.add_subcommand(
+      "restore", "Fill an empty data directory with the newest backup of every dbfile, then exit");
+  restore->add_option("--from", restore_from, "The backup directory (--backup-dir of the server)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  restore->add_option("--data-dir", restore_into, "The data directory to fill; it must hold no dbfile")->required();
+  restore->add_option("--at", restore_at,
+                      "Restore the newest backups taken at or before this UTC time, as in 20261201T101500Z");
 
   CLI11_PARSE(app, argc, argv);
+
+  if (restore->parsed()) return run_restore(restore_from, restore_into, restore_at);
+
+  config.backup_interval = parse_interval(backup_interval);
+  if (config.backup_interval < 0) {
+    std::cerr << "zumero-server: --backup-interval: expected seconds or a number with s, m, h or d, got '"
+              << backup_interval << "'\n";
+    return 2;
+  }
+  if (config.backup_interval > 0 && backup_dir.empty()) {
+    std::cerr << "zumero-server: --backup-interval needs --backup-dir\n";
+    return 2;
+  }
+  if (!backup_dir.empty()) {
+    if (config.backup_interval == 0) config.backup_interval = 86400;
+    config.backup_dir = std::filesystem::absolute(backup_dir).lexically_normal();
+  }
 
   config.log_level = parse_log_level(level_name).value_or(LogLevel::info);
   set_log_level(config.log_level);

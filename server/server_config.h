@@ -61,6 +61,12 @@ struct ServerConfig {
   int auth_throttle_after = 5;
   int auth_throttle_max_ms = 3000;
 
+  // Scheduled online backups: every backup_interval seconds (0: none) into
+  // backup_dir, keeping the newest backup_keep copies of each dbfile.
+  std::filesystem::path backup_dir;
+  long backup_interval = 0;
+  int backup_keep = 7;
+
   // Remote read-only queries (POST /query): most rows in one answer, longest run.
   std::size_t query_max_rows = 10000;
   int query_timeout_ms = 2000;

@@ -13,6 +13,7 @@
 #include "base/sql.h"
 #include "server/apply_authorizer.h"
 #include "server/auth_routes.h"
+#include "server/backup.h"
 #include "server/permissions.h"
 #include "server/request_context.h"
 #include "server/dbfile_store.h"
@@ -90,7 +91,9 @@ public:
       : config_(config), store_(config.data_dir), log_(store_),
         staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes),
         authenticator_(store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
-        permissions_(store_, authenticator_), auth_routes_(store_, authenticator_, permissions_) {}
+        permissions_(store_, authenticator_), auth_routes_(store_, authenticator_, permissions_),
+        backups_(store_, BackupSettings{config.backup_dir, std::chrono::seconds(config.backup_interval),
+                                        config.backup_keep}) {}
 
   void start() override {
     std::filesystem::create_directories(config_.data_dir);
@@ -100,7 +103,10 @@ public:
     entry.status = 200;
     log_.append(entry);
     create_admin();
+    backups_.start();
   }
+
+  void stop() override { backups_.stop(); }
 
   Response handle(const Request &request) override {
     Clock::time_point start = Clock::now();
@@ -399,11 +405,9 @@ private:
   Response storage_usage(RequestContext &context) {
     permissions_.require_storage_usage(context.identity);
     json dbfiles = json::array();
-    for (const auto &entry : std::filesystem::directory_iterator(store_.data_dir())) {
-      std::string name = entry.path().stem().string();
-      if (entry.path().extension() != ".db" || !valid_dbfile_name(name, false)) continue;
+    for (const std::string &name : store_.list()) {
       std::error_code error;
-      auto size = std::filesystem::file_size(entry.path(), error);
+      auto size = std::filesystem::file_size(store_.path_of(name), error);
       if (error) continue;
       dbfiles.push_back({{"dbfile", name}, {"size", static_cast<std::int64_t>(size)}});
     }
@@ -435,6 +439,7 @@ private:
   Authenticator authenticator_;
   Permissions permissions_;
   AuthRoutes auth_routes_;
+  BackupScheduler backups_;
 };
 
 }  // namespace
