@@ -49,23 +49,22 @@ Response AuthRoutes::handle(RequestContext &context) {
 }
 
 void AuthRoutes::create(const std::string &dbfile, const Creation &creation) {
-  std::lock_guard<std::mutex> writer(store_.writer_lock(dbfile));
-  if (store_.exists(dbfile)) fail("invalid_argument");
-  store_.create(dbfile, [&](sqlite3 *db) {
-    write_version(db, [&](std::int64_t version) {
-      record_creator(db, creation.creator);
-      create_internal_auth_tables(db, version);
-      // Nobody pulls an internal auth dbfile (a fixed rule; the entry says so too).
-      insert_acl_entry(db, version, "", "anyone", "", "pull", "deny");
-      if (creation.may_add)
-        insert_acl_entry(db, version, creation.may_add->first, creation.may_add->second, "", "auth_add_user", "allow");
-      if (creation.may_manage)
-        insert_acl_entry(db, version, creation.may_manage->first, creation.may_manage->second, "",
-                         "auth_set_acl_entry", "allow");
-      if (creation.first_user) add_internal_user(db, version, *creation.first_user, creation.first_password.value_or(""));
-    });
-    return true;
+  std::unique_ptr<WriteSession> session = store_.write(dbfile);
+  if (!session->creating()) fail("invalid_argument");
+  sqlite3 *db = session->db();
+  next_version(db, [&](std::int64_t version) {
+    record_creator(db, creation.creator);
+    create_internal_auth_tables(db, version);
+    // Nobody pulls an internal auth dbfile (a fixed rule; the entry says so too).
+    insert_acl_entry(db, version, "", "anyone", "", "pull", "deny");
+    if (creation.may_add)
+      insert_acl_entry(db, version, creation.may_add->first, creation.may_add->second, "", "auth_add_user", "allow");
+    if (creation.may_manage)
+      insert_acl_entry(db, version, creation.may_manage->first, creation.may_manage->second, "",
+                       "auth_set_acl_entry", "allow");
+    if (creation.first_user) add_internal_user(db, version, *creation.first_user, creation.first_password.value_or(""));
   });
+  session->commit();
 }
 
 Response AuthRoutes::create_route(RequestContext &context) {
@@ -84,13 +83,13 @@ Response AuthRoutes::create_route(RequestContext &context) {
 
 void AuthRoutes::change(const std::string &dbfile, const std::function<void(sqlite3 *, const AccessList &)> &check,
                         const std::function<void(sqlite3 *, std::int64_t)> &apply) {
-  std::lock_guard<std::mutex> writer(store_.writer_lock(dbfile));
-  if (!store_.exists(dbfile)) fail("invalid_argument");
-  PooledConnection connection = store_.acquire(dbfile, false);
-  sqlite3 *db = connection.get();
+  std::unique_ptr<WriteSession> session = store_.write(dbfile);
+  if (session->creating()) fail("invalid_argument");
+  sqlite3 *db = session->db();
   if (!is_internal_auth(db)) fail("invalid_argument");
   check(db, AccessList::load(db));
-  write_version(db, [&](std::int64_t version) { apply(db, version); });
+  next_version(db, [&](std::int64_t version) { apply(db, version); });
+  session->commit();
 }
 
 Response AuthRoutes::add_user(RequestContext &context) {

@@ -3,7 +3,7 @@
 // internal auth dbfile as one new version, after its permission check; none has a
 // package. Success is 204.
 #pragma once
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 #include "server/internal_auth.h"
 #include "server/permissions.h"
 #include "server/request.h"
@@ -13,7 +13,7 @@ namespace zumero::server {
 
 class AuthRoutes {
 public:
-  AuthRoutes(DbfileStore &store, Authenticator &authenticator, Permissions &permissions)
+  AuthRoutes(Storage &store, Authenticator &authenticator, Permissions &permissions)
       : store_(store), authenticator_(authenticator), permissions_(permissions) {}
 
   // True when path is one of the routes (the response is then filled in).
@@ -39,7 +39,7 @@ private:
   void change(const std::string &dbfile, const std::function<void(sqlite3 *, const AccessList &)> &check,
               const std::function<void(sqlite3 *, std::int64_t)> &change);
 
-  DbfileStore &store_;
+  Storage &store_;
   Authenticator &authenticator_;
   Permissions &permissions_;
 };

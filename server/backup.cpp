@@ -23,33 +23,6 @@ std::string utc_stamp() {
   return text;
 }
 
-// A consistent copy of the database file `source` into `target`, through SQLite's
-// online backup API on a connection of its own.
-void copy_database(const fs::path &source, const fs::path &target) {
-  sqlite3 *from = nullptr;
-  sqlite3 *to = nullptr;
-  struct Close {
-    sqlite3 *&a, *&b;
-    ~Close() {
-      sqlite3_close_v2(a);
-      sqlite3_close_v2(b);
-    }
-  } close{from, to};
-  if (sqlite3_open_v2(source.c_str(), &from, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
-    throw std::runtime_error("cannot open " + source.filename().string());
-  sqlite3_busy_timeout(from, 10000);
-  if (sqlite3_open_v2(target.c_str(), &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
-    throw std::runtime_error("cannot create the backup file");
-  sqlite3_backup *backup = sqlite3_backup_init(to, "main", from, "main");
-  if (!backup) throw std::runtime_error(sqlite3_errmsg(to));
-  // All pages in one step: one read transaction, so the copy is one version of the
-  // dbfile; writers in WAL mode are not held up by it.
-  int rc = sqlite3_backup_step(backup, -1);
-  sqlite3_backup_finish(backup);
-  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("backup failed: ") + sqlite3_errstr(rc));
-  exec(to, "PRAGMA journal_mode = DELETE");  // a self-contained file
-}
-
 bool is_dbfile_copy(const fs::path &path) {
   return path.extension() == ".db" && path.filename().string().front() != '.';
 }
@@ -108,7 +81,7 @@ void BackupScheduler::backup_dbfile(const std::string &dbfile, const std::string
   // Hidden and without the .db ending until complete, so nothing mistakes it for a copy.
   fs::path partial = folder / ("." + stamp + ".partial");
   fs::remove(partial);
-  copy_database(store_.path_of(dbfile), partial);
+  store_.backup(dbfile, partial);
   fs::rename(partial, target);
   prune(folder);
 }
@@ -141,7 +114,7 @@ int restore_backup(const fs::path &from, const fs::path &data_dir, const std::st
     if (copies.empty()) continue;
     fs::path newest = *std::max_element(copies.begin(), copies.end());
     fs::path partial = data_dir / ("." + dbfile + ".restoring");
-    copy_database(newest, partial);
+    copy_database_file(newest, partial);
     fs::rename(partial, data_dir / (dbfile + ".db"));
     ++restored;
   }

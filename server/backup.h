@@ -18,7 +18,7 @@
 #include <string>
 #include <thread>
 
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 
 namespace zumero::server {
 
@@ -30,7 +30,7 @@ struct BackupSettings {
 
 class BackupScheduler {
 public:
-  BackupScheduler(DbfileStore &store, BackupSettings settings) : store_(store), settings_(std::move(settings)) {}
+  BackupScheduler(Storage &store, BackupSettings settings) : store_(store), settings_(std::move(settings)) {}
   ~BackupScheduler() { stop(); }
   BackupScheduler(const BackupScheduler &) = delete;
   BackupScheduler &operator=(const BackupScheduler &) = delete;
@@ -48,7 +48,7 @@ private:
   void backup_dbfile(const std::string &dbfile, const std::string &stamp);
   void prune(const std::filesystem::path &folder);
 
-  DbfileStore &store_;
+  Storage &store_;
   BackupSettings settings_;
   std::thread thread_;
   std::mutex mutex_;

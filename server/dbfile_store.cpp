@@ -109,30 +109,66 @@ void DbfileStore::discard(const std::string &dbfile) {
   remove_files(path_of(dbfile));
 }
 
+std::filesystem::path DbfileStore::draft_path(const std::string &dbfile) const {
+  return data_dir_ / (".draft-" + dbfile + ".db");
+}
+
+std::unique_ptr<Connection> DbfileStore::open_draft(const std::string &dbfile) {
+  remove_files(draft_path(dbfile));
+  return std::make_unique<Connection>(draft_path(dbfile), true, false);
+}
+
+void DbfileStore::publish_draft(const std::string &dbfile) {
+  {
+    std::lock_guard<std::mutex> guard(pool_mutex_);
+    Pool &pool = pools_[dbfile];
+    pool.idle.clear();
+    ++pool.generation;
+  }
+  std::filesystem::rename(draft_path(dbfile), path_of(dbfile));
+  remove_files(draft_path(dbfile));
+}
+
+void DbfileStore::drop_draft(const std::string &dbfile) { remove_files(draft_path(dbfile)); }
+
 bool DbfileStore::create(const std::string &dbfile, const std::function<bool(sqlite3 *)> &build) {
-  std::filesystem::path draft = data_dir_ / (".draft-" + dbfile + ".db");
-  remove_files(draft);
   try {
     bool keep = false;
     {
-      Connection connection(draft, true, false);
-      keep = build(connection.get());
+      std::unique_ptr<Connection> draft = open_draft(dbfile);
+      keep = build(draft->get());
     }
-    if (keep) {
-      {
-        std::lock_guard<std::mutex> guard(pool_mutex_);
-        Pool &pool = pools_[dbfile];
-        pool.idle.clear();
-        ++pool.generation;
-      }
-      std::filesystem::rename(draft, path_of(dbfile));
-    }
-    remove_files(draft);
+    if (keep) publish_draft(dbfile);
+    else drop_draft(dbfile);
     return keep;
   } catch (...) {
-    remove_files(draft);
+    drop_draft(dbfile);
     throw;
   }
+}
+
+void copy_database_file(const std::filesystem::path &source, const std::filesystem::path &target) {
+  sqlite3 *from = nullptr;
+  sqlite3 *to = nullptr;
+  struct Close {
+    sqlite3 *&a, *&b;
+    ~Close() {
+      sqlite3_close_v2(a);
+      sqlite3_close_v2(b);
+    }
+  } close{from, to};
+  if (sqlite3_open_v2(source.c_str(), &from, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
+    throw std::runtime_error("cannot open " + source.filename().string());
+  sqlite3_busy_timeout(from, 10000);
+  if (sqlite3_open_v2(target.c_str(), &to, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
+    throw std::runtime_error("cannot create " + target.string());
+  sqlite3_backup *backup = sqlite3_backup_init(to, "main", from, "main");
+  if (!backup) throw std::runtime_error(sqlite3_errmsg(to));
+  // All pages in one step: one read transaction, so the copy is one version.
+  int rc = sqlite3_backup_step(backup, -1);
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("backup failed: ") + sqlite3_errstr(rc));
+  exec(to, "PRAGMA journal_mode = DELETE");
 }
 
 void ensure_server_tables(sqlite3 *db) {
@@ -158,14 +194,12 @@ std::string version_token(sqlite3 *db, std::int64_t version) {
   return select.step() ? select.column_text(0) : std::string();
 }
 
-std::int64_t write_version(sqlite3 *db, const std::function<void(std::int64_t)> &change) {
-  Transaction transaction(db, "BEGIN IMMEDIATE");
+std::int64_t next_version(sqlite3 *db, const std::function<void(std::int64_t)> &change) {
   ensure_server_tables(db);
   std::int64_t version = current_version(db);
   if (version == INT64_MAX) fail("invalid_argument");
   change(version + 1);
   advance_version(db, version + 1);
-  transaction.commit();
   return version + 1;
 }
 

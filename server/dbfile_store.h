@@ -70,6 +70,11 @@ public:
   // atomic rename), so nobody ever sees a dbfile half made. Otherwise, or when build
   // throws, nothing is left. The caller holds the dbfile's writer lock.
   bool create(const std::string &dbfile, const std::function<bool(sqlite3 *)> &build);
+  // The same in steps: a fresh draft, then either its publication under the dbfile's
+  // name or its removal. The draft's connection must be closed first.
+  std::unique_ptr<Connection> open_draft(const std::string &dbfile);
+  void publish_draft(const std::string &dbfile);
+  void drop_draft(const std::string &dbfile);
 
   std::filesystem::path path_of(const std::string &dbfile) const { return data_dir_ / (dbfile + ".db"); }
   // Every dbfile, by name.
@@ -80,6 +85,7 @@ public:
   const std::filesystem::path &data_dir() const { return data_dir_; }
 
 private:
+  std::filesystem::path draft_path(const std::string &dbfile) const;
   struct Pool {
     std::uint64_t generation = 0;
     std::vector<std::unique_ptr<Connection>> idle;
@@ -90,6 +96,11 @@ private:
   std::mutex pool_mutex_;
   std::map<std::string, Pool> pools_;
 };
+
+// A consistent copy of the database file `source` as a self-contained file `target`,
+// through SQLite's online backup API in one read transaction (writers of a WAL
+// database go on meanwhile).
+void copy_database_file(const std::filesystem::path &source, const std::filesystem::path &target);
 
 // Server-side bookkeeping in a dbfile: its current version with a random token per
 // version (so a client can tell this history from another one under the same numbers,
@@ -103,7 +114,8 @@ std::string version_token(sqlite3 *db, std::int64_t version);
 // Makes `version` the current version with a fresh token; returns the token.
 std::string advance_version(sqlite3 *db, std::int64_t version);
 
-// Runs change(version) in one write transaction as the dbfile's next version; returns it.
-std::int64_t write_version(sqlite3 *db, const std::function<void(std::int64_t)> &change);
+// Runs change(version) in the write transaction of `db` as the dbfile's next
+// version (the server tables made first when missing); returns that version.
+std::int64_t next_version(sqlite3 *db, const std::function<void(std::int64_t)> &change);
 
 }  // namespace zumero::server

@@ -235,11 +235,10 @@ std::optional<std::string> Authenticator::verified_user(const std::string &dbfil
                                                         const std::string &password) {
   std::string name = user;
   bool known = false;
-  if (store_.exists(dbfile)) {
-    PooledConnection connection = store_.acquire(dbfile, false);
-    if (is_internal_auth(connection.get())) {
-      if (find_user(connection.get(), name)) known = true;
-      else if (name.rfind("user:", 0) == 0 && find_user(connection.get(), name.substr(5))) {
+  if (std::optional<PooledConnection> connection = store_.try_read(dbfile)) {
+    if (is_internal_auth(connection->get())) {
+      if (find_user(connection->get(), name)) known = true;
+      else if (name.rfind("user:", 0) == 0 && find_user(connection->get(), name.substr(5))) {
         name = name.substr(5);
         known = true;
       }
@@ -255,12 +254,12 @@ std::optional<std::string> Authenticator::verified_user(const std::string &dbfil
 
 bool Authenticator::check_password(const std::string &dbfile, const std::string &user, const std::string &password,
                                    int depth) {
-  if (depth > kMaxAliasDepth || !store_.exists(dbfile)) return false;
+  if (depth > kMaxAliasDepth) return false;
   std::optional<UserRecord> record;
   {
-    PooledConnection connection = store_.acquire(dbfile, false);
-    if (!is_internal_auth(connection.get())) return false;
-    record = find_user(connection.get(), user);
+    std::optional<PooledConnection> connection = store_.try_read(dbfile);
+    if (!connection || !is_internal_auth(connection->get())) return false;
+    record = find_user(connection->get(), user);
   }
   if (!record) return false;
   if (!record->password) {
@@ -290,9 +289,9 @@ void Authenticator::forget(const std::string &, const std::string &) {
 
 bool Authenticator::member_of_group(const std::string &scheme, const std::string &group, const std::string &user) {
   std::optional<std::string> dbfile = internal_scheme_dbfile(scheme);
-  if (!dbfile || !sync::valid_dbfile_name(*dbfile, false) || !store_.exists(*dbfile)) return false;
-  PooledConnection connection = store_.acquire(*dbfile, false);
-  return is_internal_auth(connection.get()) && internal_group_member(connection.get(), group, user);
+  if (!dbfile || !sync::valid_dbfile_name(*dbfile, false)) return false;
+  std::optional<PooledConnection> connection = store_.try_read(*dbfile);
+  return connection && is_internal_auth(connection->get()) && internal_group_member(connection->get(), group, user);
 }
 
 // Once failures for a user or an address repeat, each further attempt waits: 100 ms,

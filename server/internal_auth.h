@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/sqlite_api.h"
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 #include "server/identity.h"
 
 namespace zumero::server {
@@ -50,7 +50,7 @@ struct AuthLimits {
 // Authenticates requests against internal auth dbfiles. Thread-safe.
 class Authenticator {
 public:
-  Authenticator(DbfileStore &store, AuthLimits limits) : store_(store), limits_(limits) {}
+  Authenticator(Storage &store, AuthLimits limits) : store_(store), limits_(limits) {}
 
   // The identity of a request's `auth` field. Throws Refusal: 400
   // invalid_auth_scheme_string for a scheme that is not a JSON object with a
@@ -74,7 +74,7 @@ private:
   void failed(const std::string &user_key, const std::string &address);
   void succeeded(const std::string &user_key);
 
-  DbfileStore &store_;
+  Storage &store_;
   AuthLimits limits_;
   std::mutex mutex_;
   std::map<std::string, Failures> failures_;

@@ -35,10 +35,10 @@ void Permissions::require_pull(const Identity &identity, const std::string &dbfi
 }
 
 std::optional<AccessList> Permissions::config_acl() {
-  if (!store_.exists("zumero_config")) return std::nullopt;
-  PooledConnection connection = store_.acquire("zumero_config", false);
-  Transaction read(connection.get(), "BEGIN");
-  AccessList acl = AccessList::load(connection.get());
+  std::optional<PooledConnection> connection = store_.try_read("zumero_config");
+  if (!connection) return std::nullopt;
+  Transaction read(connection->get(), "BEGIN");
+  AccessList acl = AccessList::load(connection->get());
   read.commit();
   return acl;
 }

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "server/access_control.h"
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 #include "server/internal_auth.h"
 #include "server/push_apply.h"
 
@@ -20,7 +20,7 @@ namespace zumero::server {
 
 class Permissions {
 public:
-  Permissions(DbfileStore &store, Authenticator &authenticator) : store_(store), authenticator_(authenticator) {}
+  Permissions(Storage &store, Authenticator &authenticator) : store_(store), authenticator_(authenticator) {}
 
   // Checks operation on a dbfile whose ACL is `acl`.
   void require(const Identity &identity, Operation operation, const AccessList &acl,
@@ -36,7 +36,7 @@ public:
 
 private:
   std::optional<AccessList> config_acl();
-  DbfileStore &store_;
+  Storage &store_;
   Authenticator &authenticator_;
 };
 

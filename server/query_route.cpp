@@ -92,14 +92,14 @@ private:
 
 }  // namespace
 
-Response run_query(DbfileStore &store, Permissions &permissions, RequestContext &context, const QueryLimits &limits) {
+Response run_query(Storage &store, Permissions &permissions, RequestContext &context, const QueryLimits &limits) {
   std::string sql = context.header.text("sql", kMaxSql);
   std::size_t max_rows = static_cast<std::size_t>(
       context.header.integer_or("max_rows", static_cast<std::int64_t>(limits.max_rows), 1,
                                 static_cast<std::int64_t>(limits.max_rows)));
-  if (!store.exists(context.dbfile)) throw Refusal(404, "no_such_dbfile", "no such dbfile");
-  PooledConnection connection = store.acquire(context.dbfile, false);
-  sqlite3 *db = connection.get();
+  std::optional<PooledConnection> connection = store.try_read(context.dbfile);
+  if (!connection) throw Refusal(404, "no_such_dbfile", "no such dbfile");
+  sqlite3 *db = connection->get();
   Transaction read(db, "BEGIN");
   permissions.require_pull(context.identity, context.dbfile, db);
   json answer = {{"columns", json::array()}, {"rows", json::array()}, {"truncated", false}};

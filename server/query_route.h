@@ -7,7 +7,7 @@
 #pragma once
 #include <cstddef>
 
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 #include "server/permissions.h"
 #include "server/request.h"
 #include "server/request_context.h"
@@ -19,6 +19,6 @@ struct QueryLimits {
   int timeout_ms = 2000;
 };
 
-Response run_query(DbfileStore &store, Permissions &permissions, RequestContext &context, const QueryLimits &limits);
+Response run_query(Storage &store, Permissions &permissions, RequestContext &context, const QueryLimits &limits);
 
 }  // namespace zumero::server

@@ -15,10 +15,8 @@ sync::Value integer(std::int64_t value) { return sync::Value{sync::Value::Intege
 
 void ServerLog::append(const LogEntry &entry) {
   std::lock_guard<std::mutex> guard(mutex_);
-  std::lock_guard<std::mutex> writer(store_.writer_lock("zumero_log"));
-  PooledConnection connection = store_.acquire("zumero_log", true);
-  sqlite3 *db = connection.get();
-  Transaction transaction(db, "BEGIN IMMEDIATE");
+  std::unique_ptr<WriteSession> session = store_.write("zumero_log");
+  sqlite3 *db = session->db();
   ensure_server_tables(db);
   if (!load_table_definition(db, "main", "log")) {
     exec(db, "CREATE VIRTUAL TABLE log USING zumero (dbfile TEXT, url TEXT, ip_address TEXT, unix_time INTEGER, "
@@ -42,7 +40,7 @@ void ServerLog::append(const LogEntry &entry) {
                            integer(entry.txid_max)});
   rows.set_version(recid, version, false);
   advance_version(db, version);
-  transaction.commit();
+  session->commit();
 }
 
 }  // namespace zumero::server

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <string>
 
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 
 namespace zumero::server {
 
@@ -28,11 +28,11 @@ struct LogEntry {
 
 class ServerLog {
 public:
-  explicit ServerLog(DbfileStore &store) : store_(store) {}
+  explicit ServerLog(Storage &store) : store_(store) {}
   void append(const LogEntry &entry);
 
 private:
-  DbfileStore &store_;
+  Storage &store_;
   std::mutex mutex_;
 };
 

@@ -16,7 +16,7 @@
 #include "server/backup.h"
 #include "server/permissions.h"
 #include "server/request_context.h"
-#include "server/dbfile_store.h"
+#include "server/storage.h"
 #include "server/logging.h"
 #include "server/pull_builder.h"
 #include "server/push_apply.h"
@@ -85,18 +85,23 @@ void check_base(sqlite3 *db, std::int64_t base, const std::optional<std::string>
   if (known.empty() || !token || *token != known) history_diverged(current);
 }
 
+std::unique_ptr<Storage> make_storage(const ServerConfig &config) {
+  return make_sqlite_file_storage(config.data_dir);
+}
+
 class SyncService final : public Service {
 public:
   explicit SyncService(const ServerConfig &config)
-      : config_(config), store_(config.data_dir), log_(store_),
+      : config_(config), store_(make_storage(config)), log_(*store_),
         staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes),
-        authenticator_(store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
-        permissions_(store_, authenticator_), auth_routes_(store_, authenticator_, permissions_),
-        backups_(store_, BackupSettings{config.backup_dir, std::chrono::seconds(config.backup_interval),
+        authenticator_(*store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
+        permissions_(*store_, authenticator_), auth_routes_(*store_, authenticator_, permissions_),
+        backups_(*store_, BackupSettings{config.backup_dir, std::chrono::seconds(config.backup_interval),
                                         config.backup_keep}) {}
 
   void start() override {
     std::filesystem::create_directories(config_.data_dir);
+    store_->open();
     LogEntry entry;
     entry.url = "SERVER_STARTUP";
     entry.unix_time = std::time(nullptr);
@@ -145,6 +150,10 @@ private:
       return Response{406, body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json"};
     } catch (const sync::DecodeError &failure) {
       return refusal_response(Refusal(400, "http_400", std::string("malformed package: ") + failure.what()));
+    } catch (const StorageUnavailable &failure) {
+      log_warn(request.path, ": storage unavailable: ", failure.what());
+      return refusal_response(
+          Refusal(503, "server_unavailable", "the server's storage is unavailable; nothing was changed, try again"));
     } catch (const Error &failure) {
       std::string message = failure.what();
       // A zumero error caused by what the client sent (an unknown table, a definition
@@ -198,7 +207,7 @@ private:
     if (!push && !context.package.empty()) refuse("only a push carries a package");
     if (path == "/pull") return handle_pull(context);
     if (path == "/versions") return handle_versions(context);
-    if (path == "/query") return run_query(store_, permissions_, context, QueryLimits{config_.query_max_rows, config_.query_timeout_ms});
+    if (path == "/query") return run_query(*store_, permissions_, context, QueryLimits{config_.query_max_rows, config_.query_timeout_ms});
     throw Refusal(404, "http_404", "no such route");
   }
 
@@ -221,31 +230,23 @@ private:
       staging_.put(key, part, context.package);
       return envelope_response(202, {{"received", part}}, std::string(), context.log);
     }
-    std::lock_guard<std::mutex> writer(store_.writer_lock(context.dbfile));
-    Response response = store_.exists(context.dbfile) ? push_to_existing(context, key) : push_creating(context, key);
+    std::unique_ptr<WriteSession> session = store_->write(context.dbfile);
+    Response response =
+        session->creating() ? push_creating(*session, context, key) : apply_push(*session, context, key, false);
     if (key.parts > 1) staging_.forget(key);
     return response;
-  }
-
-  Response push_to_existing(RequestContext &context, const PartKey &key) {
-    PooledConnection connection = store_.acquire(context.dbfile, false);
-    return apply_push(connection.get(), context, key, false);
   }
 
   // A dbfile is created only by a push that succeeds, and appears whole: the push is
   // applied to a draft that takes the dbfile's name once committed, so no pull ever
   // sees a dbfile being created. Internal auth dbfiles are made by /auth_create only.
-  Response push_creating(RequestContext &context, const PartKey &key) {
+  Response push_creating(WriteSession &session, RequestContext &context, const PartKey &key) {
     if (context.package.empty() && key.parts == 1) refuse("nothing to push");
     if (context.dbfile == "zumero_users_admin" || context.dbfile == "zumero_users_log")
       throw Refusal(400, "invalid_dbfile_name", "internal auth dbfiles are created with zumero_internal_auth_create");
     permissions_.require_create_dbfile(context.identity);
-    Response response;
-    bool created = store_.create(context.dbfile, [&](sqlite3 *db) {
-      response = apply_push(db, context, key, true);
-      return response.status == 200;
-    });
-    if (created) log_creation(context);
+    Response response = apply_push(session, context, key, true);
+    if (response.status == 200) log_creation(context);
     return response;
   }
 
@@ -283,12 +284,12 @@ private:
     throw Refusal(409, "client_identity_reused", "another database already used this client identity");
   }
 
-  // Runs under the dbfile's writer lock.
-  Response apply_push(sqlite3 *db, RequestContext &context, const PartKey &key, bool creating) {
+  // Commits the session when the push is applied; an earlier answer commits nothing.
+  Response apply_push(WriteSession &session, RequestContext &context, const PartKey &key, bool creating) {
     const RequestHeader &header = context.header;
     std::int64_t base = header.integer("base", 0, INT64_MAX);
     std::optional<std::string> base_token = header.optional_text("base_token", kMaxToken);
-    Transaction transaction(db, "BEGIN IMMEDIATE");
+    sqlite3 *db = session.db();
     ensure_server_tables(db);
     if (std::optional<Response> answer = earlier_answer(db, context, key)) return *answer;
     std::int64_t version = current_version(db);
@@ -306,7 +307,7 @@ private:
     std::string token = advance_version(db, version + 1);
     remember(db, key, version + 1, reply);
     stall_for_tests();
-    transaction.commit();
+    session.commit();
     context.log.txid_max = version + 1;
     return envelope_response(200, {{"version", version + 1}, {"token", token}}, reply, context.log);
   }
@@ -355,9 +356,9 @@ private:
     pull.history = header.boolean_or("history", true);
     pull.cursor = parse_cursor(header.value("cursor"));
     pull.chunk_bytes = config_.pull_chunk_bytes;
-    if (!store_.exists(context.dbfile)) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
-    PooledConnection connection = store_.acquire(context.dbfile, false);
-    sqlite3 *db = connection.get();
+    std::optional<PooledConnection> connection = store_->try_read(context.dbfile);
+    if (!connection) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
+    sqlite3 *db = connection->get();
     Transaction read(db, "BEGIN");
     permissions_.require_pull(context.identity, context.dbfile, db);
     std::int64_t version = current_version(db);
@@ -381,9 +382,9 @@ private:
   Response handle_versions(RequestContext &context) {
     const json &versions = context.header.value("versions");
     if (!versions.is_array() || versions.size() > 256) refuse("'versions' must be a list of at most 256 pairs");
-    if (!store_.exists(context.dbfile)) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
-    PooledConnection connection = store_.acquire(context.dbfile, false);
-    sqlite3 *db = connection.get();
+    std::optional<PooledConnection> connection = store_->try_read(context.dbfile);
+    if (!connection) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
+    sqlite3 *db = connection->get();
     Transaction read(db, "BEGIN");
     permissions_.require_pull(context.identity, context.dbfile, db);
     std::int64_t current = current_version(db);
@@ -405,11 +406,8 @@ private:
   Response storage_usage(RequestContext &context) {
     permissions_.require_storage_usage(context.identity);
     json dbfiles = json::array();
-    for (const std::string &name : store_.list()) {
-      std::error_code error;
-      auto size = std::filesystem::file_size(store_.path_of(name), error);
-      if (error) continue;
-      dbfiles.push_back({{"dbfile", name}, {"size", static_cast<std::int64_t>(size)}});
+    for (const std::string &name : store_->list()) {
+      dbfiles.push_back({{"dbfile", name}, {"size", store_->size(name)}});
     }
     return envelope_response(200, {{"dbfiles", dbfiles}}, std::string(), context.log);
   }
@@ -417,23 +415,28 @@ private:
   // A new server makes zumero_users_admin with the user admin, when it has a password.
   void create_admin() {
     if (config_.admin_password.empty()) {
-      if (!store_.exists("zumero_users_admin"))
+      if (!store_->exists("zumero_users_admin"))
         log_warn("no admin password (--admin-password or ZUMERO_ADMIN_PASSWORD): zumero_users_admin is not created");
       return;
     }
-    if (store_.exists("zumero_users_admin")) return;
+    if (store_->exists("zumero_users_admin")) return;
     AuthRoutes::Creation creation;
     creation.first_user = "admin";
     creation.first_password = config_.admin_password;
     std::string admins = internal_scheme("zumero_users_admin");
     creation.may_add = std::make_pair(admins, std::string("any_authenticated_user"));
     creation.may_manage = std::make_pair(admins, std::string("any_authenticated_user"));
-    auth_routes_.create("zumero_users_admin", creation);
+    try {
+      auth_routes_.create("zumero_users_admin", creation);
+    } catch (const Error &) {
+      if (!store_->exists("zumero_users_admin")) throw;
+      return;  // another node made it first
+    }
     log_info("created zumero_users_admin with the user admin");
   }
 
   const ServerConfig &config_;
-  DbfileStore store_;
+  std::unique_ptr<Storage> store_;
   ServerLog log_;
   PushStaging staging_;
   Authenticator authenticator_;
