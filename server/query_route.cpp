@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxSql = 64 << 10;
 
 bool housekeeping(const char *table) {
-  return table && (std::strncmp(table, "t$", 2) == 0 || std::strcmp(table, "sqlite_stat1") == 0);
+  return table && (iequals(std::string_view(table).substr(0, 2), "t$") || iequals(table, "sqlite_stat1"));
 }
 
 // Reading only: SELECT, reading tables other than zumero's housekeeping, and the
