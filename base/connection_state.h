@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/progress.h"
 #include "base/sql.h"
 #include "base/sqlite_api.h"
 
@@ -102,6 +103,14 @@ public:
   std::string adopting;
   // The last error details of a sync call (JSON), for zumero_last_error_details().
   std::string last_error_details;
+  // The application's zumero_sync_progress callback; no callback when null.
+  struct ProgressCallback {
+    int (*callback)(void *context, int phase, sqlite3_int64 done, sqlite3_int64 total) = nullptr;
+    void *context = nullptr;
+  };
+  ProgressCallback sync_progress;
+  // Set while a sync applies server changes on this connection; told about every row.
+  RowProgress *apply_progress = nullptr;
 
   // The state is shared by the module and every SQL function registered on the
   // connection: it lives until the last of them is gone (sqlite3_drop_modules may

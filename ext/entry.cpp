@@ -1,5 +1,5 @@
 // Entry points: sqlite3_zumero_init for load_extension(), zumero_register for apps
-// that link SQLite themselves.
+// that link SQLite themselves, zumero_sync_progress for both.
 #include "base/sqlite_api.h"
 #include "ext/functions.h"
 #include "ext/zumero_register.h"
@@ -37,6 +37,13 @@ int register_zumero(sqlite3 *db) { return register_all(db); }
 }  // namespace zumero
 
 extern "C" int zumero_register(sqlite3 *db) { return register_all(db); }
+
+extern "C" int zumero_sync_progress(sqlite3 *db, zumero_progress_callback callback, void *context) {
+  std::shared_ptr<zumero::ConnectionState> connection = zumero::ConnectionState::find(db);
+  if (!connection) return SQLITE_MISUSE;  // zumero is not registered on db
+  connection->sync_progress = {callback, callback ? context : nullptr};
+  return SQLITE_OK;
+}
 
 extern "C" int sqlite3_zumero_init(sqlite3 *db, char **error, const sqlite3_api_routines *api) {
   SQLITE_EXTENSION_INIT2(api);

@@ -9,6 +9,7 @@
 #include "base/sql.h"
 #include "base/table_definition.h"
 #include "ext/functions.h"
+#include "ext/sync_progress.h"
 #include "quarantine/quarantine.h"
 #include "sync/client_state.h"
 #include "sync/file_lock.h"
@@ -88,7 +89,7 @@ class SyncRun {
 public:
   SyncRun(SyncConnection &connection, ConnectionState &app, const SyncOptions &options)
       : db_(connection.db()), connection_(connection.state()), app_(app), schema_(connection.schema()),
-        path_(connection.path()), options_(options), state_(db_, schema_) {}
+        path_(connection.path()), options_(options), state_(db_, schema_), progress_(app.sync_progress) {}
 
   SyncStats run();
 
@@ -114,6 +115,7 @@ private:
   const SyncOptions &options_;
   sync::ClientState state_;
   SyncStats stats_;
+  SyncProgressReporter progress_;
   std::size_t part_bytes_ = kDefaultPartBytes;
   int recoveries_ = 0;
 };
@@ -142,10 +144,14 @@ HttpResponse SyncRun::post(const std::string &path, const json &header, const st
     stats_.up_full += full;
     stats_.up_compressed += body.size();
   }
+  bool pull = path == "/pull";
+  TransferProgress observe = push ? progress_.push_part(package.size()) : pull ? progress_.pull_transfer() : TransferProgress();
   Clock::time_point start = Clock::now();
-  HttpResponse response = http_post(options_.url, path, body, "application/x-zumero");
+  HttpResponse response = http_post(options_.url, path, body, "application/x-zumero", 300, observe);
   stats_.net_ms += elapsed_ms(start);
   stats_.down_compressed += response.body.size();
+  if (push && (response.status == 200 || response.status == 202)) progress_.part_sent(package.size());
+  if (pull) progress_.pull_received(response.body.size());
   return response;
 }
 
@@ -213,6 +219,7 @@ std::optional<json> SyncRun::push_pending() {
 bool SyncRun::send_parts(json &pending, std::vector<std::string> &parts, std::string &reply_header,
                          std::string &reply) {
   for (int attempt = 0; attempt < 8; ++attempt) {
+    progress_.begin_push(parts);
     json request = header();
     request["pkg"] = pending["pkg"];
     request["parts"] = parts.size();
@@ -336,6 +343,7 @@ SyncRun::RoundEnd SyncRun::pull(const json &pulling) {
 // sent, move the base, then restore the late changes through the rules.
 void SyncRun::apply(const json &pulling, std::optional<sync::Envelope> last_part) {
   Transaction write(db_, "BEGIN IMMEDIATE");
+  ApplyProgressScope observed(connection_, progress_);  // a cancel rolls the transaction back
   std::int64_t last_txid = pulling.value("L", 0);
   std::int64_t last_seq = pulling.value("S", 0);
   std::string late = quarantine::set_aside(db_, schema_, last_txid, state_.staged("push"));
@@ -368,6 +376,7 @@ void SyncRun::apply(const json &pulling, std::optional<sync::Envelope> last_part
   if (!outcome.restored) stats_.quarantine = quarantine::keep(db_, schema_, late);
   ChangeLedger &ledger = connection_.ledger(schema_);
   ledger.flush(db_, schema_);
+  progress_.apply_finished();
   write.commit();
   ledger.end();
 }

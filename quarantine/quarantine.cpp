@@ -393,12 +393,21 @@ void Restorer::restore_change(Table &table, const Change &change) {
 
 void Restorer::run(const std::string &package) {
   auto changes = read_changes(package);
+  RowProgress *progress = connection_.apply_progress;
+  if (progress) {
+    std::int64_t rows = 0;
+    for (auto &entry : changes) rows += static_cast<std::int64_t>(entry.second.size());
+    progress->expect(rows);
+  }
   for (auto &entry : changes) plan_identities(table(entry.first), entry.second);
   // Deletions first, then the rest: unique values given up are free for others.
   for (int pass = 0; pass < 2; ++pass)
     for (auto &entry : changes)
       for (const Change &change : entry.second)
-        if ((pass == 0) == !change.now) restore_change(table(entry.first), change);
+        if ((pass == 0) == !change.now) {
+          restore_change(table(entry.first), change);
+          if (progress) progress->row_done();
+        }
   for (Postponed &row : postponed_) {
     Statement &insert = row.table->insert;
     insert.bind(1, row.recid);
@@ -432,6 +441,9 @@ RestoreOutcome restore(sqlite3 *db, ConnectionState &connection, const std::stri
   connection.exact_values = true;
   try {
     Restorer(db, connection, schema, renumbered).run(package);
+  } catch (const Cancelled &) {
+    connection.exact_values = saved;
+    throw;  // not about the package: the caller's transaction rolls back
   } catch (const Error &error) {
     connection.exact_values = saved;
     outcome.failure = failure_identifier(error);

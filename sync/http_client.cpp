@@ -1,5 +1,6 @@
 #include "sync/http_client.h"
 
+#include "base/progress.h"
 #include "base/sql.h"
 
 #include <curl/curl.h>
@@ -71,6 +72,23 @@ size_t collect_body(char *data, size_t size, size_t count, void *user) {
   return bytes;
 }
 
+// libcurl's transfer callback: hands the figures to the caller's observer; a non-zero
+// answer makes curl abort with CURLE_ABORTED_BY_CALLBACK.
+int report_transfer(void *user, curl_off_t receive_total, curl_off_t received, curl_off_t send_total,
+                    curl_off_t sent) {
+  const auto &progress = *static_cast<const TransferProgress *>(user);
+  TransferBytes bytes;
+  bytes.sent = sent;
+  bytes.send_total = send_total > 0 ? send_total : -1;
+  bytes.received = received;
+  bytes.receive_total = receive_total > 0 ? receive_total : -1;
+  try {
+    return progress(bytes) ? 0 : 1;
+  } catch (...) {
+    return 1;  // never let an exception cross into curl
+  }
+}
+
 template <typename T>
 void set(CURL *handle, CURLoption option, T value) {
   if (curl_easy_setopt(handle, option, value) != CURLE_OK) fail("network_connection_failed");
@@ -79,7 +97,7 @@ void set(CURL *handle, CURLoption option, T value) {
 }  // namespace
 
 HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
-                       const std::string &content_type, long timeout_seconds) {
+                       const std::string &content_type, long timeout_seconds, const TransferProgress &progress) {
   global_init_once();
   EasyHandle easy(curl_easy_init());
   if (!easy) fail("network_connection_failed");
@@ -117,7 +135,15 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
   set(h, CURLOPT_WRITEFUNCTION, &collect_body);
   set(h, CURLOPT_WRITEDATA, static_cast<void *>(&response.body));
 
-  if (curl_easy_perform(h) != CURLE_OK) fail("network_connection_failed");
+  if (progress) {
+    set(h, CURLOPT_XFERINFOFUNCTION, &report_transfer);
+    set(h, CURLOPT_XFERINFODATA, const_cast<void *>(static_cast<const void *>(&progress)));
+    set(h, CURLOPT_NOPROGRESS, 0L);
+  }
+
+  CURLcode result = curl_easy_perform(h);
+  if (result == CURLE_ABORTED_BY_CALLBACK) throw Cancelled();
+  if (result != CURLE_OK) fail("network_connection_failed");
 
   long status = 0;
   if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status == 0) {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace zumero {
@@ -23,8 +25,22 @@ struct HttpResponse {
 // Throws zumero::Error with message "zumero:network_connection_failed" when no complete
 // HTTP response was received (connection refused, DNS failure, TLS failure, timeout,
 // connection dropped). Any HTTP status, including 4xx and 5xx, is returned normally.
+//
+// progress, when set, is called as the transfer goes on (at least about once a second,
+// and as data moves) with the bytes of the request body sent and of the reply received,
+// and their totals (-1 while unknown). Returning false aborts the transfer: http_post
+// then throws Cancelled. It must not throw.
+struct TransferBytes {
+  std::int64_t sent = 0;
+  std::int64_t send_total = -1;
+  std::int64_t received = 0;
+  std::int64_t receive_total = -1;
+};
+using TransferProgress = std::function<bool(const TransferBytes &)>;
+
 HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
-                       const std::string &content_type, long timeout_seconds = 300);
+                       const std::string &content_type, long timeout_seconds = 300,
+                       const TransferProgress &progress = TransferProgress());
 
 // Replies larger than this are not read to the end: the transfer fails.
 constexpr std::size_t kMaxReplyBytes = std::size_t(512) << 20;

@@ -31,6 +31,7 @@ public:
     apply_schema();
     find_overridden_reply_rows();
     for (size_t i = 0; i < packages_.size(); ++i) remove_rows(packages_[i]);
+    if (RowProgress *progress = connection_.apply_progress) progress->expect(rows_to_write_);
     for (size_t i = 0; i < packages_.size(); ++i) write_rows(packages_[i], has_reply_ && i == 0);
     return std::move(renumbered_);
   }
@@ -89,6 +90,7 @@ private:
   // Every row the server sends a state for goes first, so swapped unique values fit.
   void remove_rows(const std::string &package) {
     each_row(package, [&](const std::string &table, const std::vector<int> &, RowState &row) {
+      ++rows_to_write_;
       if (row.kind != RowState::History) store(table).delete_live(row.recid);
     });
     PackageReader reader(package);
@@ -110,7 +112,10 @@ private:
         RowStore &rows = store(reader.table());
         std::vector<int> columns = rows.map_columns(reader.columns());
         RowState row;
-        while (reader.next_row(row)) write_row(rows, columns, row, reply);
+        while (reader.next_row(row)) {
+          write_row(rows, columns, row, reply);
+          if (RowProgress *progress = connection_.apply_progress) progress->row_done();
+        }
       } else if (section == PackageReader::Section::Echoed) {
         if (!reply) fail("invalid_argument");
         RowStore &rows = store(reader.table());
@@ -141,6 +146,7 @@ private:
   NameMap<std::unique_ptr<RowStore>> stores_;
   std::set<Key, KeyLess> overridden_;
   Renumbered renumbered_;
+  std::int64_t rows_to_write_ = 0;  // every row state and history entry of the packages
 };
 
 }  // namespace
