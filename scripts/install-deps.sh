@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libcurl4-openssl-dev
           nlohmann-json3-dev zlib1g-dev catch2 libcpp-httplib-dev libssl-dev libgit2-dev
-          libcrypt-dev libcli11-dev libsodium-dev python3 openssl curl)
+          libcrypt-dev libcli11-dev libsodium-dev libpq-dev postgresql python3 openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
