@@ -229,6 +229,10 @@ int main(int argc, char **argv) {
   app.add_option("--admin-password", config.admin_password,
                  "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
       ->envname("ZUMERO_ADMIN_PASSWORD");
+  app.add_option("--store", config.store,
+                 "Keep dbfiles in PostgreSQL (a postgresql:// URI; environment ZUMERO_STORE) instead of SQLite "
+                 "files; several servers may share one; --data-dir then holds this server's disposable copies")
+      ->envname("ZUMERO_STORE");
   std::string backup_dir, backup_interval = "0";
   app.add_option("--backup-dir", backup_dir, "Directory for scheduled online backups of every dbfile");
   app.add_option("--backup-interval", backup_interval,
@@ -256,6 +260,16 @@ int main(int argc, char **argv) {
   if (config.backup_interval < 0) {
     std::cerr << "zumero-server: --backup-interval: expected seconds or a number with s, m, h or d, got '"
               << backup_interval << "'\n";
+    return 2;
+  }
+  if (!config.store.empty() && (!backup_dir.empty() || config.backup_interval > 0)) {
+    std::cerr << "zumero-server: with --store, back up PostgreSQL with its own tools (pg_dump, or pg_basebackup "
+                 "with WAL archiving); --backup-dir is for SQLite files\n";
+    return 2;
+  }
+  if (config.store.rfind("postgresql://", 0) != 0 && config.store.rfind("postgres://", 0) != 0 &&
+      !config.store.empty()) {
+    std::cerr << "zumero-server: --store: expected a postgresql:// URI\n";
     return 2;
   }
   if (config.backup_interval > 0 && backup_dir.empty()) {

@@ -61,6 +61,10 @@ struct ServerConfig {
   int auth_throttle_after = 5;
   int auth_throttle_max_ms = 3000;
 
+  // Where dbfiles live: empty for SQLite files under data_dir, or a postgresql://
+  // connection URI (data_dir then holds this node's disposable copies).
+  std::string store;
+
   // Scheduled online backups: every backup_interval seconds (0: none) into
   // backup_dir, keeping the newest backup_keep copies of each dbfile.
   std::filesystem::path backup_dir;
