@@ -211,6 +211,28 @@ const std::string &zero_bomb() {
   return bomb;
 }
 
+// A gigabyte of zeros as a gzip member, for HTTP's Content-Encoding.
+std::string gzip_bomb() {
+  z_stream stream{};
+  if (deflateInit2(&stream, 9, Z_DEFLATED, 15 + 16, 9, Z_RLE) != Z_OK) throw std::runtime_error("deflateInit2 failed");
+  const std::string zeros(kMiB, '\0');
+  std::string out;
+  for (int i = 0; i <= 1024; ++i) {
+    int flush = i == 1024 ? Z_FINISH : Z_NO_FLUSH;
+    stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(zeros.data()));
+    stream.avail_in = i == 1024 ? 0 : static_cast<uInt>(zeros.size());
+    do {
+      char buffer[64 * 1024];
+      stream.next_out = reinterpret_cast<Bytef *>(buffer);
+      stream.avail_out = sizeof buffer;
+      deflate(&stream, flush);
+      out.append(buffer, sizeof buffer - stream.avail_out);
+    } while (stream.avail_out == 0 || stream.avail_in > 0);
+  }
+  deflateEnd(&stream);
+  return out;
+}
+
 // ---- requests -------------------------------------------------------------------------
 
 std::string new_client_id() {
@@ -254,6 +276,37 @@ std::string describe(const HttpResponse &response) {
 bool is_definition_error(const std::string &identifier) {
   return identifier == "syntax_error" || identifier == "invalid_argument" ||
          identifier == "no_dollar_sign_in_table_name";
+}
+
+// Sends `request` as is to the server's port and returns the status of the answer
+// (0 when none came).
+int raw_http_status(const ServerProcess &server, const std::string &request) {
+  int connection = socket(AF_INET, SOCK_STREAM, 0);
+  if (connection < 0) return 0;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+  timeval timeout{30, 0};
+  setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  if (connect(connection, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0) {
+    std::string_view rest = request;
+    while (!rest.empty()) {
+      ssize_t sent = send(connection, rest.data(), rest.size(), MSG_NOSIGNAL);
+      if (sent <= 0) break;
+      rest.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    char buffer[4096];
+    while (answer.find("\r\n") == std::string::npos) {
+      ssize_t got = recv(connection, buffer, sizeof buffer, 0);
+      if (got <= 0) break;
+      answer.append(buffer, static_cast<std::size_t>(got));
+    }
+  }
+  close(connection);
+  if (answer.rfind("HTTP/1.", 0) != 0 || answer.size() < 12) return 0;
+  return std::atoi(answer.substr(9, 3).c_str());
 }
 
 bool server_healthy(const ServerProcess &server) {
@@ -386,6 +439,7 @@ struct FakeReply {
   int status = 200;
   std::string body;
   std::string content_type = "application/x-zumero";
+  std::string extra_headers;  // whole lines, each ending in \r\n
 };
 
 // Answers every request on 127.0.0.1 with what `answer(path, body)` returns, one
@@ -474,7 +528,7 @@ private:
     FakeReply reply = answer_(path, body);
     std::string response = "HTTP/1.1 " + std::to_string(reply.status) + " Fake\r\nContent-Type: " +
                            reply.content_type + "\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                           "\r\nConnection: close\r\n\r\n";
+                           "\r\n" + reply.extra_headers + "Connection: close\r\n\r\n";
     send_all(connection, response);
     send_all(connection, reply.body);
   }
@@ -497,7 +551,7 @@ private:
 };
 
 FakeReply envelope_reply(const json &header, const std::string &package) {
-  return FakeReply{200, envelope(header.dump(), package)};
+  return FakeReply{200, envelope(header.dump(), package), "application/x-zumero", ""};
 }
 
 // A pull reply for a client at base 0: everything up to version 1, in one part.
@@ -698,7 +752,7 @@ TEST_CASE("A client refuses hostile definitions a server sends it", "[sync][host
   auto check_refused = [&](const std::string &package) {
     FakeServer fake([&](const std::string &path, const std::string &) {
       if (path == "/pull") return pull_reply(package);
-      return FakeReply{500, R"({"error": "http_500"})", "application/json"};
+      return FakeReply{500, R"({"error": "http_500"})", "application/json", ""};
     });
     Client c(dir.path() / ("c" + std::to_string(number++) + ".db"));
     std::string error = c.sync_error(fake.url(), "hostile");
@@ -856,6 +910,19 @@ TEST_CASE("Hostile bodies cost the server little memory and get 400 or 413", "[s
     CHECK(server_healthy(server));
   }
 
+  {
+    INFO("an HTTP body with Content-Encoding: gzip inflating to a gigabyte");
+    const std::string bomb = gzip_bomb();
+    memory.reset();
+    int status = raw_http_status(server, "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-zumero\r\n"
+                                         "Content-Encoding: gzip\r\nContent-Length: " +
+                                             std::to_string(bomb.size()) + "\r\nConnection: close\r\n\r\n" + bomb);
+    CHECK(status >= 400);
+    CHECK(status < 500);
+    CHECK(memory.growth_mib() < 64);
+    CHECK(server_healthy(server));
+  }
+
   // The victim is as it was, and nothing was a server fault.
   ServerFile file(server, "victim");
   CHECK(file.integer("SELECT count(*) FROM \"z$t\"") == 3);
@@ -957,10 +1024,16 @@ TEST_CASE("Hostile pull replies fail the sync with a zumero error and cost the c
   replies.push_back({"a schema detail of nested brackets, 16 MiB",
                      nested_detail_envelope({{"target", 1}, {"token", "x"}, {"partial", false}}, 16 * kMiB, 1, 1)});
 
+  const std::string gzip_header = "Content-Encoding: gzip\r\n";
+  replies.push_back({"an HTTP body with Content-Encoding: gzip inflating to a gigabyte", gzip_bomb()});
+
   int number = 0;
   for (const Attack &reply : replies) {
     INFO(reply.what << " (" << reply.body.size() << " bytes)");
-    FakeServer fake([&](const std::string &, const std::string &) { return FakeReply{200, reply.body}; });
+    const bool gzip = reply.what.find("gzip") != std::string::npos;
+    FakeServer fake([&](const std::string &, const std::string &) {
+      return FakeReply{200, reply.body, "application/x-zumero", gzip ? gzip_header : std::string()};
+    });
     Client c(dir.path() / ("c" + std::to_string(number++) + ".db"));
     memory.reset();
     std::string error = c.sync_error(fake.url(), "hostile");
@@ -1138,7 +1211,7 @@ TEST_CASE("A client refuses replies whose numbers overflow", "[sync][hostile][ov
     INFO(attack.what);
     FakeServer fake([&](const std::string &path, const std::string &) {
       if (path == "/push") return envelope_reply(pushed, attack.push_reply);
-      if (attack.pull_reply.empty()) return FakeReply{304, "", "application/x-zumero"};
+      if (attack.pull_reply.empty()) return FakeReply{304, "", "application/x-zumero", ""};
       return pull_reply(attack.pull_reply);
     });
     Client c(dir.path() / ("c" + std::to_string(number++) + ".db"));
@@ -1217,6 +1290,7 @@ TEST_CASE("Client mistakes get a 4xx with a zumero identifier and reveal no serv
            {"pkg", 1.5}, {"pkg", "1"}, {"pkg", 0}, {"pkg", nullptr}, {"base", -1}, {"base", "0"}, {"base", 2e3},
            {"client", ""}, {"client", "two words"}, {"client", std::string(65, 'c')}, {"client", 7},
            {"auth", "anonymous"}, {"auth", json{{"scheme", "x"}}}, {"dbfile", 5}, {"dbfile", "Upper"},
+           {"dbfile", "../victim"}, {"dbfile", "victim.db"}, {"dbfile", std::string("victim\0x", 8)}, {"dbfile", ""},
            {"part", 2}, {"parts", 0}, {"digest", std::string(65, 'd')}, {"base_token", 3}}) {
     json header = push_header("victim");
     header[field] = value;
