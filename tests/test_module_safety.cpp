@@ -80,8 +80,9 @@ private:
 };
 
 void make_zumero_table(RawConnection &c) {
-  c.exec("CREATE VIRTUAL TABLE t USING zumero (k TEXT PRIMARY KEY, v INTEGER);"
-         "INSERT INTO t VALUES ('one', 1), ('two', 2);");
+  c.exec(
+      "CREATE VIRTUAL TABLE t USING zumero (k TEXT PRIMARY KEY, v INTEGER);"
+      "INSERT INTO t VALUES ('one', 1), ('two', 2);");
 }
 
 // The table and its storage are still there with their rows.

@@ -223,13 +223,14 @@ std::string new_client_id() {
 }
 
 json push_header(const std::string &dbfile) {
-  return {{"dbfile", dbfile}, {"auth", nullptr}, {"client", new_client_id()}, {"base", 0},
-          {"base_token", nullptr}, {"pkg", 1}};
+  return {{"dbfile", dbfile}, {"auth", nullptr},       {"client", new_client_id()},
+          {"base", 0},        {"base_token", nullptr}, {"pkg", 1}};
 }
 
 json pull_header(const std::string &dbfile) {
-  return {{"dbfile", dbfile}, {"auth", nullptr}, {"client", new_client_id()}, {"base", 0},
-          {"base_token", nullptr}, {"target", 0}, {"exclude", 0}, {"history", true}, {"cursor", nullptr}};
+  return {{"dbfile", dbfile}, {"auth", nullptr},       {"client", new_client_id()},
+          {"base", 0},        {"base_token", nullptr}, {"target", 0},
+          {"exclude", 0},     {"history", true},       {"cursor", nullptr}};
 }
 
 HttpResponse post(const ServerProcess &server, const std::string &path, const std::string &body) {
@@ -494,7 +495,8 @@ private:
     std::size_t length = 0;
     std::size_t field = lower.find("\r\ncontent-length:");
     if (field != std::string::npos) length = std::stoull(head.substr(field + 17));
-    if (lower.find("\r\nexpect: 100-continue") != std::string::npos) send_all(connection, "HTTP/1.1 100 Continue\r\n\r\n");
+    if (lower.find("\r\nexpect: 100-continue") != std::string::npos)
+      send_all(connection, "HTTP/1.1 100 Continue\r\n\r\n");
     std::string body = request.substr(header_end + 4);
     while (body.size() < length) {
       ssize_t got = recv(connection, buffer, sizeof buffer, 0);
@@ -508,9 +510,9 @@ private:
       paths_.push_back(path);
     }
     FakeReply reply = answer_(path, body);
-    std::string response = "HTTP/1.1 " + std::to_string(reply.status) + " Fake\r\nContent-Type: " +
-                           reply.content_type + "\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                           "\r\n" + reply.extra_headers + "Connection: close\r\n\r\n";
+    std::string response = "HTTP/1.1 " + std::to_string(reply.status) + " Fake\r\nContent-Type: " + reply.content_type +
+                           "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n" + reply.extra_headers +
+                           "Connection: close\r\n\r\n";
     send_all(connection, response);
     send_all(connection, reply.body);
   }
@@ -600,8 +602,9 @@ std::vector<HostileColumn> hostile_columns(const std::string &attach_path) {
 
 // A dbfile "victim" with t(k, v) and three rows, pushed by a real client.
 Rows make_victim(const ServerProcess &server, Client &owner) {
-  owner.exec("CREATE VIRTUAL TABLE t USING zumero (k TEXT PRIMARY KEY, v INTEGER);"
-             "INSERT INTO t VALUES ('one', 1), ('two', 2), ('three', 3);");
+  owner.exec(
+      "CREATE VIRTUAL TABLE t USING zumero (k TEXT PRIMARY KEY, v INTEGER);"
+      "INSERT INTO t VALUES ('one', 1), ('two', 2), ('three', 3);");
   owner.sync_complete(server.url(), "victim");
   return owner.dump("t");
 }
@@ -638,8 +641,8 @@ TEST_CASE("Hostile table definitions in a push are refused and run nothing", "[s
     CHECK(is_definition_error(error_id(creating)));
     CHECK_FALSE(std::filesystem::exists(server.data_dir() / (created + ".db")));
     // A valid table in the same push does not carry the hostile one in.
-    HttpResponse mixed = push(server, created, create_table_entry("fine", {"a TEXT"}) +
-                                                   create_table_entry(attack.table, attack.arguments));
+    HttpResponse mixed = push(
+        server, created, create_table_entry("fine", {"a TEXT"}) + create_table_entry(attack.table, attack.arguments));
     CHECK(mixed.status == 400);
     CHECK_FALSE(std::filesystem::exists(server.data_dir() / (created + ".db")));
     // A push to an existing dbfile changes nothing in it.
@@ -754,8 +757,8 @@ TEST_CASE("A client refuses hostile definitions a server sends it", "[sync][host
   for (const HostileColumn &attack : hostile_columns(attach_path.string())) {
     INFO("add_column: " << attack.what);
     // The valid table of the same reply is not kept either: the pull applies whole.
-    std::string error = check_refused(create_table_entry("t", {"k TEXT"}, 1, 1) +
-                                      schema_entry("add_column", "t", attack.detail, 2, 1));
+    std::string error =
+        check_refused(create_table_entry("t", {"k TEXT"}, 1, 1) + schema_entry("add_column", "t", attack.detail, 2, 1));
     CHECK((error == "zumero:syntax_error" || error == "zumero:invalid_argument"));
   }
 }
@@ -786,17 +789,18 @@ std::vector<Attack> memory_attacks(const std::string &dbfile) {
 
   // Rows of NULLs up to the payload limit, the last one cut short.
   std::string nulls = payload_start(dbfile, table_start("t", {"k", "v"}));
-  attacks.push_back({"NULL rows up to the payload limit",
-                     envelope_bytes(static_cast<std::uint32_t>(kServerPayloadLimit), 1,
-                                    deflated_repeat(nulls, live_row(1, {null_cell(), null_cell()}),
-                                                    kServerPayloadLimit))});
+  attacks.push_back(
+      {"NULL rows up to the payload limit",
+       envelope_bytes(static_cast<std::uint32_t>(kServerPayloadLimit), 1,
+                      deflated_repeat(nulls, live_row(1, {null_cell(), null_cell()}), kServerPayloadLimit))});
   std::vector<std::string> wide;
   for (int i = 0; i < 2000; ++i) wide.push_back("c" + std::to_string(i));
   std::string wide_start = payload_start(dbfile, table_start("t", wide));
-  attacks.push_back({"2000 columns with rows of NULLs up to the payload limit",
-                     envelope_bytes(static_cast<std::uint32_t>(kServerPayloadLimit), 1,
-                                    deflated_repeat(wide_start, live_row(1, std::vector<std::string>(2000, null_cell())),
-                                                    kServerPayloadLimit))});
+  attacks.push_back(
+      {"2000 columns with rows of NULLs up to the payload limit",
+       envelope_bytes(static_cast<std::uint32_t>(kServerPayloadLimit), 1,
+                      deflated_repeat(wide_start, live_row(1, std::vector<std::string>(2000, null_cell())),
+                                      kServerPayloadLimit))});
 
   // Counts and lengths far beyond the bytes that follow.
   auto small = [&](const std::string &what, const std::string &package) {
@@ -873,7 +877,8 @@ TEST_CASE("Hostile bodies cost the server little memory and get 400 or 413", "[s
 
   for (const char *name : {"a zlib bomb announcing the payload limit", "NULL rows up to the payload limit"}) {
     INFO("four at once: " << name);
-    auto found = std::find_if(attacks.begin(), attacks.end(), [&](const Attack &attack) { return attack.what == name; });
+    auto found =
+        std::find_if(attacks.begin(), attacks.end(), [&](const Attack &attack) { return attack.what == name; });
     REQUIRE(found != attacks.end());
     const std::string &body = found->body;
     memory.reset();
@@ -911,9 +916,10 @@ TEST_CASE("An HTTP body with Content-Encoding: gzip costs the server little memo
   // in the envelope.
   const std::string bomb = gzip_bomb();
   memory.reset();
-  int status = raw_http_status(server, "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-zumero\r\n"
-                                       "Content-Encoding: gzip\r\nContent-Length: " +
-                                           std::to_string(bomb.size()) + "\r\nConnection: close\r\n\r\n" + bomb);
+  int status = raw_http_status(server,
+                               "POST /push HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-zumero\r\n"
+                               "Content-Encoding: gzip\r\nContent-Length: " +
+                                   std::to_string(bomb.size()) + "\r\nConnection: close\r\n\r\n" + bomb);
   CHECK(status >= 400);
   CHECK(status < 500);
   CHECK(memory.growth_mib() < 64);
@@ -966,10 +972,10 @@ TEST_CASE("A definition cannot make the server use much memory from a few bytes"
   std::string values = "1";
   for (int i = 1; i < 4990; ++i) values += ",1";
   std::vector<std::string> wide;
-  for (int i = 0; i < 100; ++i) wide.push_back("c" + std::to_string(i) + " INTEGER CHECK (c" + std::to_string(i) +
-                                                " IN (" + values + "))");
-  attacks.push_back({"100 CHECKs of 4990 values", envelope(push_header("huge_wide").dump(),
-                                                              create_table_entry("t", wide))});
+  for (int i = 0; i < 100; ++i)
+    wide.push_back("c" + std::to_string(i) + " INTEGER CHECK (c" + std::to_string(i) + " IN (" + values + "))");
+  attacks.push_back(
+      {"100 CHECKs of 4990 values", envelope(push_header("huge_wide").dump(), create_table_entry("t", wide))});
   // JSON nested eight million levels deep.
   attacks.push_back({"a detail of nested brackets up to the payload limit",
                      nested_detail_envelope(push_header("huge_nested"), kServerPayloadLimit, 0, 0)});
@@ -1012,7 +1018,6 @@ TEST_CASE("Hostile pull replies fail the sync with a zumero error and cost the c
   put_varint(ranges, std::uint64_t(1) << 62);
   replies.push_back({"an echo section counting 2^62 ranges",
                      envelope(json{{"target", 1}, {"token", "x"}, {"partial", false}}.dump(), ranges)});
-
 
   const std::string gzip_header = "Content-Encoding: gzip\r\n";
   replies.push_back({"an HTTP body with Content-Encoding: gzip inflating to a gigabyte", gzip_bomb()});
@@ -1111,9 +1116,13 @@ TEST_CASE("Numbers that overflow on the wire are refused and abort nothing", "[s
   }
 
   // Header numbers out of range.
-  for (const auto &[field, value] : std::vector<std::pair<std::string, json>>{
-           {"pkg", UINT64_MAX}, {"pkg", std::uint64_t(1) << 63}, {"base", std::uint64_t(1) << 63},
-           {"base", INT64_MIN}, {"part", UINT64_MAX}, {"parts", UINT64_MAX}, {"pkg", 1e300}}) {
+  for (const auto &[field, value] : std::vector<std::pair<std::string, json>>{{"pkg", UINT64_MAX},
+                                                                              {"pkg", std::uint64_t(1) << 63},
+                                                                              {"base", std::uint64_t(1) << 63},
+                                                                              {"base", INT64_MIN},
+                                                                              {"part", UINT64_MAX},
+                                                                              {"parts", UINT64_MAX},
+                                                                              {"pkg", 1e300}}) {
     INFO("header " << field << " = " << value.dump());
     json header = push_header("numbers");
     header[field] = value;
@@ -1152,12 +1161,13 @@ TEST_CASE("A new row that collides when INT64_MAX is taken gets an unused identi
     const std::string dbfile = std::string("full_") + table;
     // t renumbers by its row identity; u has an INTEGER PRIMARY KEY that follows it.
     const bool keyed = std::string(table) == "u";
-    const std::vector<std::string> columns = keyed ? std::vector<std::string>{"id", "k"} : std::vector<std::string>{"k"};
+    const std::vector<std::string> columns =
+        keyed ? std::vector<std::string>{"id", "k"} : std::vector<std::string>{"k"};
     auto cells = [&](std::int64_t id, const std::string &k) {
       return keyed ? std::vector<std::string>{integer_cell(id), text_cell(k)} : std::vector<std::string>{text_cell(k)};
     };
-    std::string create = create_table_entry(
-        table, keyed ? std::vector<std::string>{"id INTEGER PRIMARY KEY", "k TEXT"} : std::vector<std::string>{"k TEXT"});
+    std::string create = create_table_entry(table, keyed ? std::vector<std::string>{"id INTEGER PRIMARY KEY", "k TEXT"}
+                                                         : std::vector<std::string>{"k TEXT"});
     // The first client holds identities 5 and INT64_MAX.
     HttpResponse first = push(server, dbfile,
                               create + table_section(table, columns,
@@ -1212,8 +1222,10 @@ TEST_CASE("A client refuses replies whose numbers overflow", "[sync][hostile][ov
       {"an echoed range past INT64_MAX", range_reply(INT64_MAX - 1, 5), ""},
       {"an echoed range of length 2^64 - 1", range_reply(1, UINT64_MAX), ""},
       {"pulled rows at INT64_MAX, then +1", "",
-       create + table_section("t", {"k"}, {live_row(INT64_MAX, {text_cell("a")}, 1), live_row(1, {text_cell("b")}, 1)})},
-      {"a pulled rv of 2^63", "", create + table_section("t", {"k"}, {live_row(1, {text_cell("a")}, std::uint64_t(1) << 63)})},
+       create +
+           table_section("t", {"k"}, {live_row(INT64_MAX, {text_cell("a")}, 1), live_row(1, {text_cell("b")}, 1)})},
+      {"a pulled rv of 2^63", "",
+       create + table_section("t", {"k"}, {live_row(1, {text_cell("a")}, std::uint64_t(1) << 63)})},
       {"a schema entry with seq 2^63", "", create_table_entry("t", {"k TEXT"}, std::uint64_t(1) << 63, 1)},
   };
   int number = 0;
@@ -1271,7 +1283,8 @@ TEST_CASE("Client mistakes get a 4xx with a zumero identifier and reveal no serv
   }
   for (std::size_t length : {129, 250, 513, 5000}) {
     for (const char *path : {"/push", "/pull"}) {
-      json header = std::string(path) == "/push" ? push_header(std::string(length, 'a')) : pull_header(std::string(length, 'a'));
+      json header =
+          std::string(path) == "/push" ? push_header(std::string(length, 'a')) : pull_header(std::string(length, 'a'));
       header_case("a dbfile name of " + std::to_string(length) + " characters to " + path, path, header,
                   std::string(path) == "/push" ? row : "");
     }
@@ -1282,8 +1295,9 @@ TEST_CASE("Client mistakes get a 4xx with a zumero identifier and reveal no serv
             table_section("t", {"k", "k"}, {live_row(100, {text_cell("new"), text_cell("again")})}));
   push_case("rows for an unknown table", "victim", table_section("nosuch", {"k"}, {live_row(1, {text_cell("x")})}));
   push_case("rows out of order", "victim",
-            table_section("t", {"k", "v"},
-                          {live_row(200, {text_cell("a"), integer_cell(1)}), live_row(-1, {text_cell("b"), integer_cell(2)})}));
+            table_section(
+                "t", {"k", "v"},
+                {live_row(200, {text_cell("a"), integer_cell(1)}), live_row(-1, {text_cell("b"), integer_cell(2)})}));
   push_case("a history row in a push", "victim", [] {
     std::string section = table_start("t", {"k", "v"}) + '\3';
     put_svarint(section, 100);
@@ -1296,20 +1310,38 @@ TEST_CASE("Client mistakes get a 4xx with a zumero identifier and reveal no serv
   push_case("a push to zumero_log", "zumero_log", row);
   push_case("a push to zumero_other", "zumero_other", create_table_entry("t", {"a TEXT"}));
 
-  for (const auto &[field, value] : std::vector<std::pair<std::string, json>>{
-           {"pkg", 1.5}, {"pkg", "1"}, {"pkg", 0}, {"pkg", nullptr}, {"base", -1}, {"base", "0"}, {"base", 2e3},
-           {"client", ""}, {"client", "two words"}, {"client", std::string(65, 'c')}, {"client", 7},
-           {"auth", "anonymous"}, {"auth", json{{"scheme", "x"}}}, {"dbfile", 5}, {"dbfile", "Upper"},
-           {"dbfile", "../victim"}, {"dbfile", "victim.db"}, {"dbfile", std::string("victim\0x", 8)}, {"dbfile", ""},
-           {"part", 2}, {"parts", 0}, {"digest", std::string(65, 'd')}, {"base_token", 3}}) {
+  for (const auto &[field, value] : std::vector<std::pair<std::string, json>>{{"pkg", 1.5},
+                                                                              {"pkg", "1"},
+                                                                              {"pkg", 0},
+                                                                              {"pkg", nullptr},
+                                                                              {"base", -1},
+                                                                              {"base", "0"},
+                                                                              {"base", 2e3},
+                                                                              {"client", ""},
+                                                                              {"client", "two words"},
+                                                                              {"client", std::string(65, 'c')},
+                                                                              {"client", 7},
+                                                                              {"auth", "anonymous"},
+                                                                              {"auth", json{{"scheme", "x"}}},
+                                                                              {"dbfile", 5},
+                                                                              {"dbfile", "Upper"},
+                                                                              {"dbfile", "../victim"},
+                                                                              {"dbfile", "victim.db"},
+                                                                              {"dbfile", std::string("victim\0x", 8)},
+                                                                              {"dbfile", ""},
+                                                                              {"part", 2},
+                                                                              {"parts", 0},
+                                                                              {"digest", std::string(65, 'd')},
+                                                                              {"base_token", 3}}) {
     json header = push_header("victim");
     header[field] = value;
     header_case("push header " + field + " = " + value.dump(), "/push", header, row);
   }
   for (const json &cursor :
-       {json{{"phase", 1}}, json::array({1, 0, nullptr}), json("start"), json{{"phase", 3}, {"table", 0}, {"after", nullptr}},
-        json{{"phase", 0}, {"table", 0}, {"after", nullptr}}, json{{"phase", 1}, {"table", -1}, {"after", nullptr}},
-        json{{"phase", 1}, {"table", 0}, {"after", "x"}}, json{{"phase", 1.5}, {"table", 0}, {"after", nullptr}},
+       {json{{"phase", 1}}, json::array({1, 0, nullptr}), json("start"),
+        json{{"phase", 3}, {"table", 0}, {"after", nullptr}}, json{{"phase", 0}, {"table", 0}, {"after", nullptr}},
+        json{{"phase", 1}, {"table", -1}, {"after", nullptr}}, json{{"phase", 1}, {"table", 0}, {"after", "x"}},
+        json{{"phase", 1.5}, {"table", 0}, {"after", nullptr}},
         json{{"phase", 1}, {"table", 0}, {"after", nullptr}, {"extra", 1}}}) {
     json header = pull_header("victim");
     header["cursor"] = cursor;
@@ -1323,8 +1355,8 @@ TEST_CASE("Client mistakes get a 4xx with a zumero identifier and reveal no serv
   }
   header_case("a pull carrying a package", "/pull", pull_header("victim"), row);
   header_case("a pull carrying a schema entry", "/pull", pull_header("victim"), create_table_entry("t2", {"a TEXT"}));
-  header_case("versions that are not pairs", "/versions", json{{"dbfile", "victim"}, {"auth", nullptr},
-                                                               {"client", "c"}, {"versions", json::array({1, 2})}}, "");
+  header_case("versions that are not pairs", "/versions",
+              json{{"dbfile", "victim"}, {"auth", nullptr}, {"client", "c"}, {"versions", json::array({1, 2})}}, "");
   header_case("an unknown route", "/nothing", pull_header("victim"), "");
   cases.push_back({"a header that is not an object", "/push", envelope("[1, 2, 3]", row)});
   cases.push_back({"a header that is not JSON", "/pull", envelope("{\"dbfile\": ", "")});
@@ -1369,7 +1401,10 @@ TEST_CASE("Definitions SQLite refuses only when it runs them are still the clien
   };
   const std::vector<Case> cases = {
       {"an unknown collation", {"k TEXT COLLATE no_such_collation"}, {}, {}},
-      {"an unknown collation in a CHECK", {"k TEXT CHECK (k COLLATE no_such_collation = 'x')"}, {"k"}, {text_cell("x")}},
+      {"an unknown collation in a CHECK",
+       {"k TEXT CHECK (k COLLATE no_such_collation = 'x')"},
+       {"k"},
+       {text_cell("x")}},
       {"a function given the wrong number of arguments", {"k INTEGER CHECK (abs(k, 1) > 0)"}, {}, {}},
       {"a DEFAULT that fails when evaluated", {"k TEXT", "j TEXT DEFAULT (json('not json'))"}, {"k"}, {text_cell("a")}},
       {"a CHECK that fails when evaluated", {"k TEXT CHECK (json(k) IS NOT NULL)"}, {"k"}, {text_cell("not json")}},
@@ -1380,7 +1415,8 @@ TEST_CASE("Definitions SQLite refuses only when it runs them are still the clien
     INFO(mistake.what);
     const std::string dbfile = "runtime_" + std::to_string(number++);
     std::string package = create_table_entry("t", mistake.arguments);
-    if (!mistake.row_columns.empty()) package += table_section("t", mistake.row_columns, {live_row(1, mistake.row_cells)});
+    if (!mistake.row_columns.empty())
+      package += table_section("t", mistake.row_columns, {live_row(1, mistake.row_cells)});
     HttpResponse response = push(server, dbfile, package);
     INFO(describe(response));
     CHECK(response.status >= 400);
@@ -1406,29 +1442,31 @@ TEST_CASE("A push using every feature of a definition applies under the authoriz
   ServerProcess server;
   TempDir dir;
   Client a(dir.path() / "a.db");
-  a.exec("CREATE VIRTUAL TABLE parent USING zumero ("
-         "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
-         "  born TEXT DEFAULT (date('2000-01-01', '+1 day')),"
-         "  CHECK (length(name) BETWEEN 1 AND 100 AND name NOT LIKE '%!%' ESCAPE '!' AND name NOT GLOB '*[0-9]*'));"
-         "CREATE VIRTUAL TABLE child USING zumero ("
-         "  * WITH_STRICT_TYPES,"
-         "  id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id),"
-         "  qty INTEGER CHECK (qty IN (1, 2, 3) OR qty > 10),"
-         "  label TEXT DEFAULT (upper(printf('%s-%d', 'x', 7))),"
-         "  info TEXT CHECK (json_valid(info) AND CASE WHEN info IS NULL THEN 0 ELSE 1 END = 1),"
-         "  ratio REAL DEFAULT (round(abs(-1.25), 1)),"
-         "  CONSTRAINT one_label UNIQUE (parent_id, label),"
-         "  CHECK (CAST(qty AS TEXT) <> ''));"
-         "INSERT INTO parent (id, name) VALUES (1, 'ann'), (2, 'bob');"
-         "INSERT INTO child (id, parent_id, qty, info) VALUES (1, 1, 2, '{\"a\": 1}'), (2, 2, 11, '[]');");
+  a.exec(
+      "CREATE VIRTUAL TABLE parent USING zumero ("
+      "  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+      "  born TEXT DEFAULT (date('2000-01-01', '+1 day')),"
+      "  CHECK (length(name) BETWEEN 1 AND 100 AND name NOT LIKE '%!%' ESCAPE '!' AND name NOT GLOB '*[0-9]*'));"
+      "CREATE VIRTUAL TABLE child USING zumero ("
+      "  * WITH_STRICT_TYPES,"
+      "  id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id),"
+      "  qty INTEGER CHECK (qty IN (1, 2, 3) OR qty > 10),"
+      "  label TEXT DEFAULT (upper(printf('%s-%d', 'x', 7))),"
+      "  info TEXT CHECK (json_valid(info) AND CASE WHEN info IS NULL THEN 0 ELSE 1 END = 1),"
+      "  ratio REAL DEFAULT (round(abs(-1.25), 1)),"
+      "  CONSTRAINT one_label UNIQUE (parent_id, label),"
+      "  CHECK (CAST(qty AS TEXT) <> ''));"
+      "INSERT INTO parent (id, name) VALUES (1, 'ann'), (2, 'bob');"
+      "INSERT INTO child (id, parent_id, qty, info) VALUES (1, 1, 2, '{\"a\": 1}'), (2, 2, 11, '[]');");
   REQUIRE(a.sync_error(server.url(), "full") == "");
 
   // An added column, rules, and the audit trail.
-  a.exec("SELECT zumero_alter_table_add_column('main', 'parent', 'nick TEXT DEFAULT ''nick''');"
-         "SELECT zumero_define_audit_table('main');"
-         "SELECT zumero_add_row_rule('main', 'parent', zumero_named_constant('situation_mod_after_mod'),"
-         "  zumero_named_constant('action_column_merge'), NULL);"
-         "SELECT zumero_add_column_rule('main', 'parent', 'name', zumero_named_constant('action_accept'), NULL);");
+  a.exec(
+      "SELECT zumero_alter_table_add_column('main', 'parent', 'nick TEXT DEFAULT ''nick''');"
+      "SELECT zumero_define_audit_table('main');"
+      "SELECT zumero_add_row_rule('main', 'parent', zumero_named_constant('situation_mod_after_mod'),"
+      "  zumero_named_constant('action_column_merge'), NULL);"
+      "SELECT zumero_add_column_rule('main', 'parent', 'name', zumero_named_constant('action_accept'), NULL);");
   a.reopen();
   REQUIRE(a.sync_error(server.url(), "full") == "");
 
@@ -1476,9 +1514,10 @@ TEST_CASE("CURRENT_TIMESTAMP and CURRENT_DATE in definitions apply under the aut
   }
   SECTION("a client's table with both, synced") {
     Client c(dir.path() / "c.db");
-    c.exec("CREATE VIRTUAL TABLE t USING zumero (k TEXT, at TEXT DEFAULT CURRENT_TIMESTAMP,"
-           " d TEXT DEFAULT CURRENT_DATE CHECK (d <= CURRENT_DATE), h TEXT DEFAULT CURRENT_TIME);"
-           "INSERT INTO t (k) VALUES ('row');");
+    c.exec(
+        "CREATE VIRTUAL TABLE t USING zumero (k TEXT, at TEXT DEFAULT CURRENT_TIMESTAMP,"
+        " d TEXT DEFAULT CURRENT_DATE CHECK (d <= CURRENT_DATE), h TEXT DEFAULT CURRENT_TIME);"
+        "INSERT INTO t (k) VALUES ('row');");
     CHECK(c.sync_error(server.url(), "clock") == "");
   }
   CHECK(server.log().find("refused while applying a package") == std::string::npos);
