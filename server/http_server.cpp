@@ -431,6 +431,15 @@ void HttpServer::install_routes() {
   // returned.
   auto read_body = [max_body](const httplib::Request &req, httplib::Response &res,
                               const httplib::ContentReader &reader, std::string &body) {
+    // The envelope carries its own bounded compression; a compressed HTTP body would be
+    // inflated by the HTTP library before any limit applies.
+    std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity") {
+      close_unread_connection();
+      log_info("refused ", request_label(req), ": Content-Encoding ", encoding.substr(0, 32));
+      set_json_error(res, 415, "Content-Encoding is not accepted: send the envelope as it is");
+      return false;
+    }
     auto declared = parse_content_length(req.get_header_value("Content-Length"));
     if (declared && *declared <= max_body) body.reserve(static_cast<std::size_t>(*declared));
     bool too_large = false;

@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "server/push_apply.h"
 
 #include <nlohmann/json.hpp>
@@ -30,7 +31,7 @@ const std::string kMain = "main";
 constexpr std::size_t kMaxPostponed = 100000;
 
 nlohmann::ordered_json parsed_json(const std::string &text) {
-  return nlohmann::ordered_json::parse(text, nullptr, false);
+  return parse_json<nlohmann::ordered_json>(text);
 }
 
 [[noreturn]] void malformed(const std::string &why) { throw Error(SQLITE_ERROR, "zumero:invalid_argument (" + why + ")"); }

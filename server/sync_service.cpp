@@ -101,6 +101,8 @@ public:
                                         config.backup_keep}) {}
 
   void start() override {
+    // One value may be as large as a whole payload, and no larger.
+    set_value_limit(std::max<std::size_t>(config_.max_payload_bytes, 1024 * 1024));
     std::filesystem::create_directories(config_.data_dir);
     store_->open();
     LogEntry entry;
@@ -164,8 +166,16 @@ private:
         bool constraint = identifier.size() > 21 && identifier.rfind("_constraint_violation") == identifier.size() - 21;
         return refusal_response(Refusal(constraint ? 406 : 400, identifier, message));
       }
-      if ((failure.code() & 0xff) == SQLITE_TOOBIG)
+      int primary = failure.code() & 0xff;
+      if (primary == SQLITE_TOOBIG)
         return refusal_response(Refusal(413, "payload_too_large", "a value is larger than the server accepts"));
+      // SQLite refusing what a request asked for (a definition it cannot run, a value a
+      // CHECK cannot evaluate): the client's mistake, and nothing was kept.
+      if (primary == SQLITE_ERROR || primary == SQLITE_MISMATCH || primary == SQLITE_RANGE ||
+          primary == SQLITE_CONSTRAINT || primary == SQLITE_AUTH) {
+        log_warn(request.path, " refused: ", message);
+        return refusal_response(Refusal(400, "http_400", "the server cannot apply this request: " + message));
+      }
       log_error(request.path, " failed: ", message);
       return refusal_response(Refusal(500, "http_500", "internal error"));
     }
@@ -199,8 +209,10 @@ private:
     const std::string &path = context.request.path;
     if (path == "/storage_usage") return storage_usage(context);
     bool push = path == "/push";
-    context.dbfile = context.header.text("dbfile", 4 * kMaxDbfileName);
-    context.log.dbfile = context.dbfile;
+    // Any length is read (the header is bounded already) so a long name is refused
+    // as a name; the log keeps a bounded prefix.
+    context.dbfile = context.header.text("dbfile", std::string::npos);
+    context.log.dbfile = context.dbfile.substr(0, 4 * kMaxDbfileName);
     if (!valid_dbfile_name(context.dbfile, push))
       throw Refusal(400, "invalid_dbfile_name", "invalid dbfile name");
     if (push) return handle_push(context);
