@@ -356,7 +356,7 @@ TEST_CASE("Passwords: internal auth dbfiles are never pulled, by anyone", "[sync
     CHECK(f.pull_error(dbfile, zed) == kDenied);
     CHECK(f.pull_error(dbfile, kAnonymous) == kDenied);
   }
-  // Nor are they listed row by row through /versions.
+  // Nor compared version by version through /versions.
   zumero::HttpResponse versions = raw_request(
       f.url(), "/versions",
       {{"op", "versions"}, {"dbfile", "team"}, {"versions", nlohmann::json::array()},
