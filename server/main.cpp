@@ -313,8 +313,7 @@ int main(int argc, char **argv) {
     server.bind();
     log_info("data directory ", config.data_dir.string(), ", max body ", config.max_body_bytes,
              " bytes, max payload ", config.max_payload_bytes, " bytes, pull chunk ", config.pull_chunk_bytes,
-             " bytes, max connections ", config.max_connections,
-             config.admin_password.empty() ? ", no admin password" : "");
+             " bytes, max connections ", config.max_connections);
 
     bool ok;
     {

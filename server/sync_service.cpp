@@ -142,6 +142,7 @@ private:
       RequestContext context{request, RequestHeader(envelope.header_json), std::move(envelope.package_bytes), log, {},
                              {}};
       note_credentials(context);
+      note_dbfile(context);
       context.identity = authenticator_.authenticate(context.header.value("auth"), request.remote_address);
       return route(context);
     } catch (const Refusal &refusal) {
@@ -203,6 +204,13 @@ private:
       if (!auth.contains(field) || !auth[field].is_string()) refuse("'auth' needs scheme, user and password");
     context.log.scheme = auth["scheme"].get<std::string>();
     context.log.username = auth["user"].get<std::string>();
+  }
+
+  // The log names the dbfile a request names even when the request is refused
+  // before it is routed (a failed authentication, guide 9.2).
+  static void note_dbfile(RequestContext &context) {
+    const json &dbfile = context.header.value("dbfile");
+    if (dbfile.is_string()) context.log.dbfile = dbfile.get<std::string>().substr(0, 4 * kMaxDbfileName);
   }
 
   Response route(RequestContext &context) {
