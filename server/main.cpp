@@ -185,6 +185,10 @@ int main(int argc, char **argv) {
                  "Largest uncompressed payload the sync service accepts in one request")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  app.add_option("--max-push-bytes", config.max_push_bytes,
+                 "Largest push, all its parts together; unfinished pushes together may stage four times this")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--pull-chunk-bytes", config.pull_chunk_bytes, "Target size of one pull response chunk")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

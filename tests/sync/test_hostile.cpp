@@ -1523,3 +1523,30 @@ TEST_CASE("CURRENT_TIMESTAMP and CURRENT_DATE in definitions apply under the aut
   CHECK(server.log().find("refused while applying a package") == std::string::npos);
   CHECK(error_lines(server).empty());
 }
+
+TEST_CASE("Unfinished multi-part pushes cannot fill the server's disk", "[sync][hostile]") {
+  ServerProcess server({"--max-push-bytes", "100000"});
+  const std::string part = create_table_entry("t", {"k TEXT"}) +
+                           table_section("t", {"k"}, {live_row(1, {text_cell(std::string(60000, 'x'))})});
+  auto first_of_two = [&](int n) {
+    json header = push_header("staged");
+    header["parts"] = 2;
+    header["part"] = 1;
+    header["pkg"] = n + 1;
+    return post(server, "/push", envelope(header.dump(), part));
+  };
+  // Four times --max-push-bytes may wait for last parts; the next part is refused.
+  int accepted = 0;
+  HttpResponse refused;
+  for (int n = 0; n < 10 && refused.status == 0; ++n) {
+    HttpResponse response = first_of_two(n);
+    if (response.status == 202) ++accepted;
+    else refused = response;
+  }
+  CHECK(accepted == 6);
+  CHECK(refused.status == 503);
+  CHECK(error_id(refused) == "server_busy");
+  // A push in one request needs no staging and still goes through.
+  CHECK(push(server, "staged", part).status == 200);
+  CHECK(server_healthy(server));
+}
