@@ -72,7 +72,7 @@ for target in "${targets[@]}"; do
   if [ "$status" -ne 0 ]; then
     crashed=1
     line="$line, CRASHED (exit $status): $(ls -t "$crashes" | head -n 1 | sed "s|^|$crashes/|")"
-    grep -E -A40 'ERROR: |runtime error|invariant broken|deadly signal|Timeout|out-of-memory' "$log" | head -n 60 || tail -n 60 "$log"
+    grep -a -E -A40 'ERROR: |runtime error|invariant broken|deadly signal|Timeout|out-of-memory' "$log" | head -n 60 || tail -n 60 "$log"
   else
     line="$line, no crash"
   fi
