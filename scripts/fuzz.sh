@@ -8,8 +8,9 @@
 # coverage go to build-fuzz/corpus/<target>/ (never into fuzz/corpus/), so later runs
 # start from where earlier ones got. A crash, leak, sanitizer report or hang leaves its
 # input in build-fuzz/crashes/<target>/ and the log in build-fuzz/logs/<target>.log;
-# reproduce with build-fuzz/fuzz/<target> <input>. Exits non-zero when any target
-# crashed or could not be built.
+# reproduce with build-fuzz/fuzz/<target> <input>. The inputs in fuzz/crashers/<target>/
+# (found before, not fixed yet) are replayed first. Exits non-zero when any target
+# crashed, still fails on one of its crashers, or could not be built.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,6 +61,18 @@ for target in "${targets[@]}"; do
   dictionary=()
   [ -f "fuzz/dict/$target.dict" ] && dictionary=(-dict="fuzz/dict/$target.dict")
 
+  # Inputs that failed before (fuzz/crashers/) must pass before the target counts as clean.
+  known=0
+  still_failing=0
+  for input in fuzz/crashers/"$target"/*; do
+    [ -f "$input" ] || continue
+    known=$((known + 1))
+    if ! "$build/fuzz/$target" "$input" > "$build/logs/$target.replay.log" 2>&1; then
+      still_failing=$((still_failing + 1))
+      echo "fuzz.sh: $target still fails on $input"
+    fi
+  done
+
   echo "fuzz.sh: $target for ${seconds}s"
   started=$SECONDS
   status=0
@@ -76,6 +89,10 @@ for target in "${targets[@]}"; do
   else
     line="$line, no crash"
   fi
+  if [ "$still_failing" -gt 0 ]; then
+    crashed=1
+    line="$line; $still_failing of $known inputs in fuzz/crashers/$target/ still fail"
+  fi
   summary+=("$line")
   echo "fuzz.sh: $line"
 done
@@ -87,6 +104,6 @@ done
 if [ "$crashed" -eq 0 ]; then
   echo "fuzz.sh: no crash in ${#targets[@]} targets"
 else
-  echo "fuzz.sh: CRASH found; inputs in $build/crashes/, logs in $build/logs/"
+  echo "fuzz.sh: FAILED; new crash inputs in $build/crashes/, logs in $build/logs/"
 fi
 exit "$crashed"
