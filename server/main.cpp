@@ -1,6 +1,7 @@
 // zumero-server: command line, startup and signal handling.
 #include "server/http_server.h"
 #include "server/logging.h"
+#include "server/metrics.h"
 #include "server/request.h"
 #include "server/server_config.h"
 
@@ -123,6 +124,7 @@ int main(int argc, char **argv) {
   std::string listen = "127.0.0.1:8080";
   std::string level_name = "info";
   std::string tls_cert, tls_key;
+  std::string metrics_listen;
 
   // Timeouts: at least 10 ms, at most a day.
   const CLI::Range kSeconds(0.01, 86400.0);
@@ -193,6 +195,9 @@ int main(int argc, char **argv) {
   app.add_option("--admin-password", config.admin_password,
                  "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
       ->envname("ZUMERO_ADMIN_PASSWORD");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "Also listen on HOST:PORT (plain HTTP) for GET /metrics and /status WITHOUT credentials; "
+                 "use a private address only");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -211,6 +216,13 @@ int main(int argc, char **argv) {
     std::cerr << "zumero-server: --listen: " << problem << "\n";
     return 2;
   }
+  if (!metrics_listen.empty()) {
+    std::string problem = parse_listen(metrics_listen, config.metrics_listen_host, config.metrics_listen_port);
+    if (!problem.empty()) {
+      std::cerr << "zumero-server: --metrics-listen: " << problem << "\n";
+      return 2;
+    }
+  }
 
   try {
     std::filesystem::path dir = data_dir;
@@ -223,8 +235,9 @@ int main(int argc, char **argv) {
   }
 
   try {
-    std::unique_ptr<Service> service = make_sync_service(config);
-    HttpServer server(config, *service);
+    Metrics metrics;
+    std::unique_ptr<Service> service = make_sync_service(config, metrics);
+    HttpServer server(config, *service, metrics);
     server.bind();
     log_info("data directory ", config.data_dir.string(), ", max body ", config.max_body_bytes,
              " bytes, max payload ", config.max_payload_bytes, " bytes, pull chunk ", config.pull_chunk_bytes,
@@ -238,6 +251,8 @@ int main(int argc, char **argv) {
       ok = server.run([&] {
         std::cout << "zumero-server listening on " << server.url() << std::endl;
         log_info("listening on ", server.url());
+        if (config.metrics_listener())
+          log_info("metrics listening on ", server.metrics_url(), " (no credentials asked: keep it private)");
       });
     }
     if (!ok) {

@@ -17,8 +17,11 @@
 #include "server/request_context.h"
 #include "server/dbfile_store.h"
 #include "server/logging.h"
+#include "server/metrics.h"
+#include "server/ops_routes.h"
 #include "server/pull_builder.h"
 #include "server/push_apply.h"
+#include "server/push_meter.h"
 #include "server/push_staging.h"
 #include "server/query_route.h"
 #include "server/request.h"
@@ -86,11 +89,12 @@ void check_base(sqlite3 *db, std::int64_t base, const std::optional<std::string>
 
 class SyncService final : public Service {
 public:
-  explicit SyncService(const ServerConfig &config)
-      : config_(config), store_(config.data_dir), log_(store_),
+  SyncService(const ServerConfig &config, Metrics &metrics)
+      : config_(config), metrics_(metrics), store_(config.data_dir), log_(store_),
         staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes),
         authenticator_(store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
-        permissions_(store_, authenticator_), auth_routes_(store_, authenticator_, permissions_) {}
+        permissions_(store_, authenticator_), auth_routes_(store_, authenticator_, permissions_),
+        ops_(store_, authenticator_, permissions_, metrics) {}
 
   void start() override {
     std::filesystem::create_directories(config_.data_dir);
@@ -110,6 +114,8 @@ public:
     log.unix_time = std::time(nullptr);
     log.request_size = static_cast<std::int64_t>(request.body.size());
     Response response = dispatch(request, log);
+    response.dbfile = log.dbfile;
+    response.user = log.username;
     log.status = response.status;
     log.response_size = static_cast<std::int64_t>(response.body.size());
     log.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -120,6 +126,8 @@ public:
     }
     return response;
   }
+
+  Response handle_get(const Request &request) override { return ops_.handle(request); }
 
 private:
   Response dispatch(const Request &request, LogEntry &log) {
@@ -291,16 +299,18 @@ private:
     // The ACL as it was before this push decides all of it.
     PushGuard guard(permissions_, context.identity,
                     creating ? AccessList::for_new_dbfile(context.identity) : AccessList::load(db));
+    PushMeter meter(guard, metrics_);
     if (creating) record_creator(db, context.identity);
     std::string reply;
     {
       ApplyAuthorizer authorizer(db);
-      reply = server::apply_push(db, part_source(context, key), base, version + 1, &guard);
+      reply = server::apply_push(db, part_source(context, key), base, version + 1, &meter);
     }
     std::string token = advance_version(db, version + 1);
     remember(db, key, version + 1, reply);
     stall_for_tests();
     transaction.commit();
+    meter.commit();
     context.log.txid_max = version + 1;
     return envelope_response(200, {{"version", version + 1}, {"token", token}}, reply, context.log);
   }
@@ -364,6 +374,7 @@ private:
     PullResult result = build_pull(db, pull, version);
     std::string token = version_token(db, result.target);
     read.commit();
+    metrics_.record_pulled_rows(result.rows);
     json reply = {{"target", result.target}, {"token", token}, {"partial", result.partial}};
     if (result.partial) reply["cursor"] = cursor_json(result.next);
     return envelope_response(200, reply, result.package, context.log);
@@ -429,16 +440,20 @@ private:
   }
 
   const ServerConfig &config_;
+  Metrics &metrics_;
   DbfileStore store_;
   ServerLog log_;
   PushStaging staging_;
   Authenticator authenticator_;
   Permissions permissions_;
   AuthRoutes auth_routes_;
+  OpsRoutes ops_;
 };
 
 }  // namespace
 
-std::unique_ptr<Service> make_sync_service(const ServerConfig &config) { return std::make_unique<SyncService>(config); }
+std::unique_ptr<Service> make_sync_service(const ServerConfig &config, Metrics &metrics) {
+  return std::make_unique<SyncService>(config, metrics);
+}
 
 }  // namespace zumero::server
