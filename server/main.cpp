@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -41,6 +43,18 @@ std::string parse_listen(const std::string &text, std::string &host, int &port) 
   }
   port = std::stoi(digits);
   if (port > 65535) return "invalid port in '" + text + "'";
+  return {};
+}
+
+// The password in `file`, without the line end that editors and `echo` add.
+// Returns an error message, empty on success.
+std::string read_password_file(const std::string &file, std::string &password) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "cannot read '" + file + "'";
+  password.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!password.empty() && password.back() == '\n') password.pop_back();
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return "'" + file + "' is empty";
   return {};
 }
 
@@ -125,12 +139,18 @@ int main(int argc, char **argv) {
   std::string level_name = "info";
   std::string tls_cert, tls_key;
   std::string metrics_listen;
+  std::string admin_password_file;
 
   // Timeouts: at least 10 ms, at most a day.
   const CLI::Range kSeconds(0.01, 86400.0);
 
   CLI::App app{"zumero-server: the sync server for zumero SQLite databases.\n"
                "Clients push and pull changes over HTTP(S) POST requests."};
+  // Every option may also be given in the file, by its long name without the dashes
+  // (data-dir = "/var/lib/zumero"); the command line overrides the file, and the file
+  // overrides the environment. A name the server does not know is an error.
+  app.set_config("--config", "", "Read options from FILE (INI or TOML: name = value, one per line)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.add_option("--data-dir", data_dir, "Directory for the server's databases (created if missing)")
       ->capture_default_str();
   app.add_option("--listen", listen, "Address to listen on, HOST:PORT; port 0 picks a free port")
@@ -192,15 +212,26 @@ int main(int argc, char **argv) {
                  "Longest delay (milliseconds) of an answer to a repeated failed authentication")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
-  app.add_option("--admin-password", config.admin_password,
-                 "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
-      ->envname("ZUMERO_ADMIN_PASSWORD");
+  auto *password_option = app.add_option("--admin-password", config.admin_password,
+                                         "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
+                              ->envname("ZUMERO_ADMIN_PASSWORD");
+  app.add_option("--admin-password-file", admin_password_file,
+                 "File holding the administrator password, e.g. a Docker secret or a systemd credential "
+                 "(or environment ZUMERO_ADMIN_PASSWORD_FILE)")
+      ->envname("ZUMERO_ADMIN_PASSWORD_FILE")
+      ->excludes(password_option);
   app.add_option("--metrics-listen", metrics_listen,
                  "Also listen on HOST:PORT (plain HTTP) for GET /metrics and /status WITHOUT credentials; "
                  "use a private address only");
 
   CLI11_PARSE(app, argc, argv);
 
+  if (!admin_password_file.empty()) {
+    if (std::string problem = read_password_file(admin_password_file, config.admin_password); !problem.empty()) {
+      std::cerr << "zumero-server: --admin-password-file: " << problem << "\n";
+      return 2;
+    }
+  }
   config.log_level = parse_log_level(level_name).value_or(LogLevel::info);
   set_log_level(config.log_level);
   config.tls_cert_file = tls_cert;
