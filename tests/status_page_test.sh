@@ -58,6 +58,7 @@ mkdir -p "$work" || fail "cannot create $work"
 server_log=$work/server.log
 server_out=$work/server.out
 server_pid=
+# shellcheck disable=SC2317  # run by the trap
 cleanup() {
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null
@@ -79,7 +80,7 @@ for _ in $(seq 1 200); do
   kill -0 "$server_pid" 2>/dev/null || fail "the server exited at startup"
   sleep 0.1
 done
-[ -n "$url" ] && [ -n "$metrics_url" ] || fail "the server did not start"
+if [ -z "$url" ] || [ -z "$metrics_url" ]; then fail "the server did not start"; fi
 echo "server: $url, metrics: $metrics_url"
 
 # Traffic: two clients of one dbfile and one of another, a few syncs each.
@@ -121,7 +122,9 @@ check_dom() {
   local minutes bars total
   minutes=$(grep -o '<g class="minute"' "$dom" | wc -l)
   bars=$(grep -o '<rect class="bar-pull"' "$dom" | wc -l)
-  [ "$minutes" -eq 60 ] && [ "$bars" -eq 60 ] || fail "$what: $minutes minutes and $bars bars in the chart, not 60"
+  if [ "$minutes" -ne 60 ] || [ "$bars" -ne 60 ]; then
+    fail "$what: $minutes minutes and $bars bars in the chart, not 60"
+  fi
   total=$(grep -o 'data-total="[0-9]*"' "$dom" | grep -o '[0-9][0-9]*')
   [ "${total:-0}" -ge 10 ] || fail "$what: the chart shows ${total:-no} syncs, expected at least 10"
   grep -q 'POST /push' "$dom" || fail "$what: no push among the recent requests"
