@@ -131,7 +131,7 @@ void summary(Page &page, const StatusPageData &data) {
   card("dbfiles", std::to_string(data.dbfiles.size() + data.dbfiles_not_shown), "card-dbfiles");
   card("on disk", size_text(data.dbfile_bytes), "card-bytes");
   card("requests", std::to_string(data.requests), "card-requests");
-  card("errors", std::to_string(data.errors), "card-errors");
+  card("4xx and 5xx answers", std::to_string(data.errors), "card-errors");
   card("rows pushed", std::to_string(data.rows_pushed), "card-rows-pushed");
   card("rows pulled", std::to_string(data.rows_pulled), "card-rows-pulled");
   card("last backup", backup, "card-backup");
@@ -301,7 +301,8 @@ std::string render_status_page(const StatusPageData &data) {
   chart(page, data.syncs_per_minute);
   dbfile_table(page, data);
   request_table(page, "recent-requests", "Recent requests", data.recent_requests, false);
-  request_table(page, "recent-errors", "Recent errors", data.recent_errors, true);
+  request_table(page, "recent-errors", "Recent errors (not the 401 a browser gets before it sends credentials)",
+                data.recent_errors, true);
   page.markup("</main></body></html>\n");
   return page.take();
 }
