@@ -332,6 +332,10 @@ void PushApplier::apply_row(TablePush &push, const std::vector<int> &columns, Ro
     if (row.restored() && row.rv <= *origin) result = now;
   } else if (current && current->rv > base_) {
     Decision decision = resolver_.decide(store.name(), store.column_names(), versions);
+    if (observer_ && decision.kind == Decision::Kind::Resolved)
+      observer_->conflict_decided(store.name(), decision.situation, rules_.row_action(store.name(), decision.situation));
+    if (observer_ && decision.kind == Decision::Kind::Rejected)
+      observer_->conflict_decided(store.name(), decision.situation, conflict::action::kReject);
     switch (decision.kind) {
       case Decision::Kind::IdentityClash: reject_identity(push, *versions.incoming);
       case Decision::Kind::Rejected: {
