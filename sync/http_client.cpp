@@ -78,15 +78,17 @@ void set(CURL *handle, CURLoption option, T value) {
 
 }  // namespace
 
-HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
-                       const std::string &content_type, long timeout_seconds) {
+namespace {
+
+HttpResponse perform(const std::string &base_url, const std::string &path, const std::string *body,
+                     const std::string &content_type, long timeout_seconds) {
   global_init_once();
   EasyHandle easy(curl_easy_init());
   if (!easy) fail("network_connection_failed");
   CURL *h = easy.get();
 
   HeaderList headers;
-  append_header(headers, "Content-Type: " + content_type);
+  if (body) append_header(headers, "Content-Type: " + content_type);
   append_header(headers, "Expect:");  // no 100-continue round trip
 
   const std::string url = join_url(base_url, path);
@@ -101,9 +103,13 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
 #endif
   set(h, CURLOPT_NOSIGNAL, 1L);
   set(h, CURLOPT_NOPROXY, no_proxy.c_str());
-  set(h, CURLOPT_POST, 1L);
-  set(h, CURLOPT_POSTFIELDS, body.data());
-  set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  if (body) {
+    set(h, CURLOPT_POST, 1L);
+    set(h, CURLOPT_POSTFIELDS, body->data());
+    set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  } else {
+    set(h, CURLOPT_HTTPGET, 1L);
+  }
   set(h, CURLOPT_HTTPHEADER, headers.get());
   set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   set(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -127,6 +133,17 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
   char *type = nullptr;
   if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) response.content_type = type;
   return response;
+}
+
+}  // namespace
+
+HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
+                       const std::string &content_type, long timeout_seconds) {
+  return perform(base_url, path, &body, content_type, timeout_seconds);
+}
+
+HttpResponse http_get(const std::string &base_url, const std::string &path, long timeout_seconds) {
+  return perform(base_url, path, nullptr, std::string(), timeout_seconds);
 }
 
 }  // namespace zumero

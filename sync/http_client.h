@@ -26,6 +26,9 @@ struct HttpResponse {
 HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
                        const std::string &content_type, long timeout_seconds = 300);
 
+// GETs base_url + path, with everything else as http_post (a health check, say).
+HttpResponse http_get(const std::string &base_url, const std::string &path, long timeout_seconds = 300);
+
 // Replies larger than this are not read to the end: the transfer fails.
 constexpr std::size_t kMaxReplyBytes = std::size_t(512) << 20;
 
