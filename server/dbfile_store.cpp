@@ -81,7 +81,36 @@ void DbfileStore::give_back(const std::string &dbfile, std::uint64_t generation,
   if (pool.idle.size() < 8) pool.idle.push_back(std::move(connection));
 }
 
+DbfileStore::VersionSnapshot DbfileStore::known_version(const std::string &dbfile) {
+  std::lock_guard<std::mutex> guard(versions_mutex_);
+  auto found = versions_.find(dbfile);
+  return found == versions_.end() ? VersionSnapshot{} : found->second;
+}
+
+void DbfileStore::note_committed_version(const std::string &dbfile, std::int64_t version, const std::string &token) {
+  std::lock_guard<std::mutex> guard(versions_mutex_);
+  VersionSnapshot &snapshot = versions_[dbfile];
+  ++snapshot.epoch;
+  snapshot.known = KnownVersion{version, token};
+}
+
+void DbfileStore::note_read_version(const std::string &dbfile, std::uint64_t epoch, std::int64_t version,
+                                    const std::string &token) {
+  std::lock_guard<std::mutex> guard(versions_mutex_);
+  VersionSnapshot &snapshot = versions_[dbfile];
+  if (snapshot.epoch == epoch) snapshot.known = KnownVersion{version, token};
+}
+
+// The file is replaced or gone: what was known about it no longer holds.
+void DbfileStore::forget_version(const std::string &dbfile) {
+  std::lock_guard<std::mutex> guard(versions_mutex_);
+  VersionSnapshot &snapshot = versions_[dbfile];
+  ++snapshot.epoch;
+  snapshot.known.reset();
+}
+
 void DbfileStore::discard(const std::string &dbfile) {
+  forget_version(dbfile);
   {
     std::lock_guard<std::mutex> guard(pool_mutex_);
     Pool &pool = pools_[dbfile];
@@ -97,6 +126,7 @@ void DbfileStore::remove_files(const std::filesystem::path &file) {
 }
 
 void DbfileStore::install(const std::filesystem::path &draft, const std::string &dbfile) {
+  forget_version(dbfile);
   {
     std::lock_guard<std::mutex> guard(pool_mutex_);
     Pool &pool = pools_[dbfile];

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,12 @@ private:
   std::unique_ptr<Connection> connection_;
 };
 
+// A dbfile's current version and its token, as last seen committed.
+struct KnownVersion {
+  std::int64_t version = 0;
+  std::string token;
+};
+
 class DbfileStore {
 public:
   explicit DbfileStore(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
@@ -77,7 +84,23 @@ public:
   std::mutex &writer_lock(const std::string &dbfile);
   const std::filesystem::path &data_dir() const { return data_dir_; }
 
+  // The current version of each dbfile, kept in memory so that a pull with nothing to
+  // fetch needs no SQL. A push notes its version after it committed and before it
+  // answers; a pull may note what it read, unless a push noted a version meanwhile
+  // (its epoch, from known_version, changed). So a pull is never told less than what
+  // an answered push committed.
+  struct VersionSnapshot {
+    std::uint64_t epoch = 0;
+    std::optional<KnownVersion> known;
+  };
+  VersionSnapshot known_version(const std::string &dbfile);
+  void note_committed_version(const std::string &dbfile, std::int64_t version, const std::string &token);
+  void note_read_version(const std::string &dbfile, std::uint64_t epoch, std::int64_t version,
+                         const std::string &token);
+
 private:
+  void forget_version(const std::string &dbfile);
+
   struct Pool {
     std::uint64_t generation = 0;
     std::vector<std::unique_ptr<Connection>> idle;
@@ -87,6 +110,8 @@ private:
   std::map<std::string, std::unique_ptr<std::mutex>> locks_;
   std::mutex pool_mutex_;
   std::map<std::string, Pool> pools_;
+  std::mutex versions_mutex_;
+  std::map<std::string, VersionSnapshot> versions_;
 };
 
 // Server-side bookkeeping in a dbfile: its current version with a random token per

@@ -104,6 +104,9 @@ public:
     log_.append(entry);
   }
 
+  // Every entry of an answered request is written before the server exits.
+  void stop() override { log_.stop(); }
+
   Response handle(const Request &request) override {
     Clock::time_point start = Clock::now();
     LogEntry log;
@@ -116,7 +119,7 @@ public:
     log.response_size = static_cast<std::int64_t>(response.body.size());
     log.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     try {
-      log_.append(log);
+      log_.append(std::move(log));
     } catch (const std::exception &failure) {
       log_error("cannot write the server log: ", failure.what());
     }
@@ -183,6 +186,8 @@ private:
     context.log.dbfile = context.dbfile;
     if (!valid_dbfile_name(context.dbfile, push))
       throw Refusal(400, "invalid_dbfile_name", "invalid dbfile name");
+    // The log is written behind the answers: a request on it sees every one before it.
+    if (context.dbfile == kLogDbfile) log_.flush();
     if (push) return handle_push(context);
     if (!push && !context.package.empty()) refuse("only a push carries a package");
     if (path == "/pull") return handle_pull(context);
@@ -297,6 +302,7 @@ private:
     remember(db, key, version + 1, reply);
     stall_for_tests();
     transaction.commit();
+    store_.note_committed_version(context.dbfile, version + 1, token);
     context.log.txid_max = version + 1;
     return envelope_response(200, {{"version", version + 1}, {"token", token}}, reply, context.log);
   }
@@ -319,7 +325,7 @@ private:
     entry.username = context.log.username;
     entry.status = 200;
     try {
-      log_.append(entry);
+      log_.append(std::move(entry));
     } catch (const std::exception &failure) {
       log_error("cannot write the server log: ", failure.what());
     }
@@ -346,15 +352,18 @@ private:
     pull.cursor = parse_cursor(header.value("cursor"));
     pull.chunk_bytes = config_.pull_chunk_bytes;
     if (!store_.exists(context.dbfile)) return envelope_response(200, {{"missing", true}}, std::string(), context.log);
+    // Nothing new, as the version the store knows says: no SQL at all.
+    DbfileStore::VersionSnapshot known = store_.known_version(context.dbfile);
+    if (known.known && pull.cursor.phase == 0 && pull.base == known.known->version && pull.base > 0 && base_token &&
+        *base_token == known.known->token)
+      return not_modified(context);
     PooledConnection connection = store_.acquire(context.dbfile, false);
     sqlite3 *db = connection.get();
     Transaction read(db, "BEGIN");
     std::int64_t version = current_version(db);
+    store_.note_read_version(context.dbfile, known.epoch, version, version_token(db, version));
     check_base(db, pull.base, base_token, version);
-    if (pull.base == version && pull.cursor.phase == 0) {
-      context.log.full_response_size = 0;
-      return Response{304, std::string(), "application/x-zumero"};
-    }
+    if (pull.base == version && pull.cursor.phase == 0) return not_modified(context);
     if (pull.target > version || (pull.target && pull.target < pull.base)) refuse("'target' is out of range");
     PullResult result = build_pull(db, pull, version);
     std::string token = version_token(db, result.target);
@@ -362,6 +371,11 @@ private:
     json reply = {{"target", result.target}, {"token", token}, {"partial", result.partial}};
     if (result.partial) reply["cursor"] = cursor_json(result.next);
     return envelope_response(200, reply, result.package, context.log);
+  }
+
+  static Response not_modified(RequestContext &context) {
+    context.log.full_response_size = 0;
+    return Response{304, std::string(), "application/x-zumero"};
   }
 
   // ---- versions ------------------------------------------------------------------
