@@ -68,6 +68,7 @@ struct Client {
   std::string dbfile;
   std::int64_t next_id;
   std::int64_t written = 0;
+  zumero::HttpSession http;  // for health checks: one kept-alive connection, as a sync has
 };
 
 // What one mode measured, merged over the clients.
@@ -114,7 +115,7 @@ void write_one_row(Client &client) {
 // One operation of `mode` for `client`; throws on failure.
 void operate(Mode mode, Client &client, const std::string &url) {
   if (mode == Mode::health) {
-    zumero::HttpResponse response = zumero::http_get(url, "/health", 30);
+    zumero::HttpResponse response = client.http.get(url, "/health", 30);
     if (response.status != 200 || response.body != "ok")
       throw BenchError("GET /health answered " + std::to_string(response.status));
     return;

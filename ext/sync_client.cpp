@@ -33,37 +33,97 @@ std::int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
 }
 
-// The connection a sync works on: its own connection to the database file when it has
-// one, so the application's connection keeps its settings and its authorizer, and
-// nothing the sync runs can be confused with the application's statements. A database
-// without a file (":memory:") is synced on the application's connection.
-class SyncConnection {
+// What the sync of one schema keeps with the application's connection between calls:
+// its own connection to the database file (opened once, with zumero registered; SQLite
+// parses the schema once, not per sync), the lock file, and the HTTP handle whose
+// connection to the server stays open. Kept while the schema names the same file.
+class SyncSession final : public ConnectionExtra {
 public:
-  SyncConnection(sqlite3 *app, ConnectionState &app_state, const std::string &schema)
-      : db_(app), state_(&app_state), schema_(schema) {
-    const char *file = sqlite3_db_filename(app, schema.c_str());
-    path_ = file ? file : "";
-    // A statement of the caller that holds a read transaction would block our commit.
-    if (path_.empty() || sqlite3_txn_state(app, schema.c_str()) != SQLITE_TXN_NONE) return;
-    sqlite3_vfs *vfs = nullptr;
-    sqlite3_file_control(app, schema.c_str(), SQLITE_FCNTL_VFS_POINTER, &vfs);
-    int rc = sqlite3_open_v2(path_.c_str(), &own_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             vfs ? vfs->zName : nullptr);
-    if (rc != SQLITE_OK || register_zumero(own_) != SQLITE_OK) {
-      sqlite3_close_v2(own_);
-      own_ = nullptr;
-      fail("invalid_argument", rc != SQLITE_OK ? rc : SQLITE_ERROR);
+  SyncSession(std::string path, std::string vfs) : path_(std::move(path)), vfs_(std::move(vfs)), lock_(path_) {}
+  ~SyncSession() override { close_own(); }
+
+  const std::string &path() const { return path_; }
+  const std::string &vfs() const { return vfs_; }
+  sync::FileLock &lock() { return lock_; }
+  HttpSession &http() { return http_; }
+
+  // The session's own connection, opened at the first call.
+  sqlite3 *own(ConnectionState *&state) {
+    if (!own_) {
+      int rc = sqlite3_open_v2(path_.c_str(), &own_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                               vfs_.empty() ? nullptr : vfs_.c_str());
+      if (rc != SQLITE_OK || register_zumero(own_) != SQLITE_OK) {
+        close_own();
+        fail("invalid_argument", rc != SQLITE_OK ? rc : SQLITE_ERROR);
+      }
+      sqlite3_busy_timeout(own_, 60000);
+      own_state_ = ConnectionState::find(own_);
+      own_state_->statements = std::make_unique<StatementCache>();
     }
-    sqlite3_busy_timeout(own_, 60000);
-    own_state_ = ConnectionState::find(own_);
-    db_ = own_;
-    state_ = own_state_.get();
-    schema_ = "main";
+    state = own_state_.get();
+    return own_;
   }
-  ~SyncConnection() {
+  // A connection left inside a transaction (a failure on the way out) is not reused.
+  void drop_unless_idle() {
+    if (own_ && !sqlite3_get_autocommit(own_)) close_own();
+  }
+
+  // Whether the sync tables were made on the own connection: once is enough.
+  bool tables_ready = false;
+
+private:
+  void close_own() {
+    tables_ready = false;
+    if (own_state_) own_state_->statements.reset();  // sqlite3_close needs them finalized
     own_state_.reset();
     if (own_) sqlite3_close_v2(own_);
+    own_ = nullptr;
   }
+  std::string path_;
+  std::string vfs_;
+  sync::FileLock lock_;
+  HttpSession http_;
+  sqlite3 *own_ = nullptr;
+  std::shared_ptr<ConnectionState> own_state_;
+};
+
+// The session of schema on the application's connection: the one kept, unless the
+// schema now names another file (or VFS), then a new one.
+SyncSession &session_of(sqlite3 *app, ConnectionState &app_state, const std::string &schema) {
+  const char *file = sqlite3_db_filename(app, schema.c_str());
+  std::string path = file ? file : "";
+  std::string vfs;
+  if (!path.empty()) {
+    sqlite3_vfs *pointer = nullptr;
+    sqlite3_file_control(app, schema.c_str(), SQLITE_FCNTL_VFS_POINTER, &pointer);
+    if (pointer && pointer->zName) vfs = pointer->zName;
+  }
+  std::unique_ptr<ConnectionExtra> &slot = app_state.sync_sessions[schema];
+  auto *session = dynamic_cast<SyncSession *>(slot.get());
+  if (!session || session->path() != path || session->vfs() != vfs) {
+    slot.reset();
+    slot = std::make_unique<SyncSession>(path, vfs);
+    session = static_cast<SyncSession *>(slot.get());
+  }
+  return *session;
+}
+
+// The connection a sync works on: the session's own connection to the database file
+// when it has one, so the application's connection keeps its settings and its
+// authorizer, and nothing the sync runs can be confused with the application's
+// statements. A database without a file (":memory:") is synced on the application's
+// connection, and so is one the caller holds a read transaction on (it would block
+// our commit).
+class SyncConnection {
+public:
+  SyncConnection(sqlite3 *app, ConnectionState &app_state, const std::string &schema, SyncSession &session)
+      : db_(app), state_(&app_state), schema_(schema), path_(session.path()), session_(session) {
+    if (path_.empty() || sqlite3_txn_state(app, schema.c_str()) != SQLITE_TXN_NONE) return;
+    db_ = session.own(state_);
+    schema_ = "main";
+    own_ = true;
+  }
+  ~SyncConnection() { session_.drop_unless_idle(); }
   SyncConnection(const SyncConnection &) = delete;
   SyncConnection &operator=(const SyncConnection &) = delete;
 
@@ -71,14 +131,23 @@ public:
   ConnectionState &state() const { return *state_; }
   const std::string &schema() const { return schema_; }
   const std::string &path() const { return path_; }
+  HttpSession &http() const { return session_.http(); }
+  // Makes the sync tables, once per session on the session's own connection (made
+  // means committed: tables_committed() is called after the commit).
+  void ensure_sync_tables() {
+    if (!(own_ && session_.tables_ready)) sync::ensure_sync_tables(db_, schema_);
+  }
+  void tables_committed() {
+    if (own_) session_.tables_ready = true;
+  }
 
 private:
-  sqlite3 *own_ = nullptr;
-  std::shared_ptr<ConnectionState> own_state_;
+  bool own_ = false;
   sqlite3 *db_;
   ConnectionState *state_;
   std::string schema_;
   std::string path_;
+  SyncSession &session_;
 };
 
 // Thrown inside a round when the server says the client's history is not its own.
@@ -87,8 +156,8 @@ struct HistoryDiverged {};
 class SyncRun {
 public:
   SyncRun(SyncConnection &connection, ConnectionState &app, const SyncOptions &options)
-      : db_(connection.db()), connection_(connection.state()), app_(app), schema_(connection.schema()),
-        path_(connection.path()), options_(options), state_(db_, schema_) {}
+      : target_(connection), db_(connection.db()), connection_(connection.state()), app_(app), schema_(connection.schema()),
+        path_(connection.path()), http_(connection.http()), options_(options), state_(db_, schema_) {}
 
   SyncStats run();
 
@@ -106,11 +175,13 @@ private:
   void recover();
   [[noreturn]] void refused(const HttpResponse &response);
 
+  SyncConnection &target_;
   sqlite3 *db_;
   ConnectionState &connection_;
   ConnectionState &app_;
   std::string schema_;
   std::string path_;
+  HttpSession &http_;
   const SyncOptions &options_;
   sync::ClientState state_;
   SyncStats stats_;
@@ -143,7 +214,7 @@ HttpResponse SyncRun::post(const std::string &path, const json &header, const st
     stats_.up_compressed += body.size();
   }
   Clock::time_point start = Clock::now();
-  HttpResponse response = http_post(options_.url, path, body, "application/x-zumero");
+  HttpResponse response = http_.post(options_.url, path, body, "application/x-zumero");
   stats_.net_ms += elapsed_ms(start);
   stats_.down_compressed += response.body.size();
   return response;
@@ -157,7 +228,7 @@ HttpResponse SyncRun::post(const std::string &path, const json &header, const st
 // the identity was made for (a copy, or a file restored from a backup).
 void SyncRun::prepare() {
   Transaction setup(db_, "BEGIN IMMEDIATE");
-  sync::ensure_sync_tables(db_, schema_);
+  target_.ensure_sync_tables();
   std::optional<std::string> bound = state_.get("dbfile");
   if (bound && *bound != options_.dbfile) fail("invalid_argument");
   std::string identity = sync::file_identity(path_);
@@ -169,6 +240,7 @@ void SyncRun::prepare() {
     state_.set("file", identity);
   }
   setup.commit();
+  target_.tables_committed();
 }
 
 // Builds the push if none is in flight, then sends it. Returns the pull to do next.
@@ -178,7 +250,7 @@ std::optional<json> SyncRun::push_pending() {
     Transaction write(db_, "BEGIN IMMEDIATE");  // no one changes t$dirty between read and record
     std::optional<sync::PushPackage> built =
         sync::build_push(db_, schema_, part_bytes_, state_.base(), state_.get_int("restoring"));
-    json pull = {{"L", built ? built->last_txid : query_int(db_, "SELECT coalesce(max(txid), 0) FROM " +
+    json pull = {{"L", built ? built->last_txid : cached_query_int(db_, "SELECT coalesce(max(txid), 0) FROM " +
                                                                      qualified(schema_, "t$tx"))},
                  {"S", built ? built->last_seq : 0}};
     if (!built) {
@@ -475,8 +547,10 @@ SyncStats run_sync(sqlite3 *db, ConnectionState &connection, const SyncOptions &
     fail("invalid_dbfile_name");
   require_attached(db, options.schema);
   connection.last_error_details.clear();
-  SyncConnection target(db, connection, options.schema);
-  sync::FileLock lock(target.path());
+  SyncSession &session = session_of(db, connection, options.schema);
+  // Taken before the connection is used: syncs of one file never overlap.
+  sync::FileLockHolder lock(session.lock());
+  SyncConnection target(db, connection, options.schema, session);
   try {
     return SyncRun(target, connection, options).run();
   } catch (const sync::DecodeError &) {

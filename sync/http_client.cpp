@@ -80,12 +80,11 @@ void set(CURL *handle, CURLoption option, T value) {
 
 namespace {
 
-HttpResponse perform(const std::string &base_url, const std::string &path, const std::string *body,
+// One request on handle h. The options are set anew each time (curl_easy_reset keeps
+// the handle's open connections), so nothing of an earlier request carries over.
+HttpResponse perform(CURL *h, const std::string &base_url, const std::string &path, const std::string *body,
                      const std::string &content_type, long timeout_seconds) {
-  global_init_once();
-  EasyHandle easy(curl_easy_init());
-  if (!easy) fail("network_connection_failed");
-  CURL *h = easy.get();
+  curl_easy_reset(h);
 
   HeaderList headers;
   if (body) append_header(headers, "Content-Type: " + content_type);
@@ -123,7 +122,10 @@ HttpResponse perform(const std::string &base_url, const std::string &path, const
   set(h, CURLOPT_WRITEFUNCTION, &collect_body);
   set(h, CURLOPT_WRITEDATA, static_cast<void *>(&response.body));
 
-  if (curl_easy_perform(h) != CURLE_OK) fail("network_connection_failed");
+  CURLcode result = curl_easy_perform(h);
+  // The headers list must outlive the transfer only.
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
+  if (result != CURLE_OK) fail("network_connection_failed");
 
   long status = 0;
   if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status == 0) {
@@ -135,15 +137,41 @@ HttpResponse perform(const std::string &base_url, const std::string &path, const
   return response;
 }
 
+CURL *new_handle() {
+  global_init_once();
+  CURL *handle = curl_easy_init();
+  if (!handle) fail("network_connection_failed");
+  return handle;
+}
+
 }  // namespace
+
+HttpSession::HttpSession() = default;
+
+HttpSession::~HttpSession() {
+  if (handle_) curl_easy_cleanup(handle_);
+}
+
+HttpResponse HttpSession::post(const std::string &base_url, const std::string &path, const std::string &body,
+                               const std::string &content_type, long timeout_seconds) {
+  if (!handle_) handle_ = new_handle();
+  return perform(handle_, base_url, path, &body, content_type, timeout_seconds);
+}
+
+HttpResponse HttpSession::get(const std::string &base_url, const std::string &path, long timeout_seconds) {
+  if (!handle_) handle_ = new_handle();
+  return perform(handle_, base_url, path, nullptr, std::string(), timeout_seconds);
+}
 
 HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
                        const std::string &content_type, long timeout_seconds) {
-  return perform(base_url, path, &body, content_type, timeout_seconds);
+  EasyHandle easy(new_handle());
+  return perform(easy.get(), base_url, path, &body, content_type, timeout_seconds);
 }
 
 HttpResponse http_get(const std::string &base_url, const std::string &path, long timeout_seconds) {
-  return perform(base_url, path, nullptr, std::string(), timeout_seconds);
+  EasyHandle easy(new_handle());
+  return perform(easy.get(), base_url, path, nullptr, std::string(), timeout_seconds);
 }
 
 }  // namespace zumero
