@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <mutex>
+
 #include "base/sql.h"
 #include "base/table_definition.h"
 
@@ -42,13 +45,36 @@ std::vector<std::string> arguments_from_json(const std::string &json) {
   return nlohmann::json::parse(json).get<std::vector<std::string>>();
 }
 
+namespace {
+
+// Parsing a definition is pure: the same stored text always gives the same definition.
+// Servers and sync clients read the same few definitions for every request, so the
+// parsed forms of recent texts are kept (a bounded number, shared by all connections).
+TableDefinition parsed_definition(const std::string &json) {
+  constexpr std::size_t kMaxKept = 256;
+  static std::mutex mutex;
+  static std::map<std::string, TableDefinition> parsed;
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    auto found = parsed.find(json);
+    if (found != parsed.end()) return found->second;
+  }
+  TableDefinition definition = parse_table_definition(arguments_from_json(json));
+  std::lock_guard<std::mutex> guard(mutex);
+  if (parsed.size() >= kMaxKept) parsed.clear();
+  parsed.emplace(json, definition);
+  return definition;
+}
+
+}  // namespace
+
 std::optional<TableDefinition> load_table_definition(sqlite3 *db, const std::string &schema,
                                                      const std::string &name) {
   if (!has_housekeeping(db, schema)) return std::nullopt;
   Statement statement(db, "SELECT definition FROM " + quote_identifier(schema) + ".\"t$tables\" WHERE name = ?1");
   statement.bind(1, name);
   if (!statement.step()) return std::nullopt;
-  return parse_table_definition(arguments_from_json(statement.column_text(0)));
+  return parsed_definition(statement.column_text(0));
 }
 
 void save_table_definition(sqlite3 *db, const std::string &schema, const std::string &name,

@@ -128,48 +128,6 @@ void ChangeLedger::used_recid(const std::string &table, std::int64_t recid) {
   else found->second.next = recid + 1;
 }
 
-// ---- statement cache -------------------------------------------------------------
-
-namespace {
-constexpr std::size_t kMaxCachedStatements = 64;
-}  // namespace
-
-Statement StatementCache::take(sqlite3 *db, const std::string &sql) {
-  auto found = idle_.find(sql);
-  if (found == idle_.end()) return Statement(db, sql, true);
-  Statement statement = std::move(found->second);
-  idle_.erase(found);
-  return statement;
-}
-
-void StatementCache::give_back(const std::string &sql, Statement statement) {
-  if (!statement) return;
-  statement.reset();
-  sqlite3_clear_bindings(statement.get());
-  if (idle_.size() < kMaxCachedStatements) idle_.emplace(sql, std::move(statement));
-}
-
-CachedStatement::CachedStatement(sqlite3 *db, std::string sql) : sql_(std::move(sql)) {
-  state_ = ConnectionState::find(db);
-  if (state_ && !state_->statements) state_.reset();
-  statement_ = state_ ? state_->statements->take(db, sql_) : Statement(db, sql_);
-}
-
-CachedStatement::~CachedStatement() {
-  if (!state_ || !state_->statements) return;
-  try {
-    state_->statements->give_back(sql_, std::move(statement_));
-  } catch (...) {
-    // Out of memory: the statement is simply finalized.
-  }
-}
-
-std::int64_t cached_query_int(sqlite3 *db, const std::string &sql, std::int64_t fallback) {
-  CachedStatement statement(db, sql);
-  if (!statement->step() || statement->is_null(0)) return fallback;
-  return statement->column_int(0);
-}
-
 // ---- connection registry -------------------------------------------------------
 
 namespace {

@@ -80,21 +80,6 @@ struct RecordingContext {
   ChangeLedger *ledger = nullptr;
 };
 
-// Prepared statements kept for reuse on one connection, by their SQL. Only a
-// connection zumero itself opens and closes keeps one (the sync client's own): the
-// statements must be gone before sqlite3_close, which fails while any is open.
-class StatementCache {
-public:
-  // An idle statement for sql, or a new one.
-  Statement take(sqlite3 *db, const std::string &sql);
-  // The statement back, reset and without bindings; kept while there is room.
-  void give_back(const std::string &sql, Statement statement);
-  void clear() { idle_.clear(); }
-
-private:
-  std::multimap<std::string, Statement> idle_;
-};
-
 // Something a higher layer keeps with a connection between calls (the sync client's
 // own connection to the file, its lock file and HTTP handle), dropped with the state.
 class ConnectionExtra {
@@ -126,8 +111,6 @@ public:
   std::string last_error_details;
   // Per attached schema, what the sync client keeps between its calls.
   NameMap<std::unique_ptr<ConnectionExtra>> sync_sessions;
-  // Set on connections that keep their statements (see StatementCache).
-  std::unique_ptr<StatementCache> statements;
 
   // The state is shared by the module and every SQL function registered on the
   // connection: it lives until the last of them is gone (sqlite3_drop_modules may
@@ -143,26 +126,5 @@ private:
   sqlite3 *db_;
   NameMap<ChangeLedger> ledgers_;
 };
-
-// A statement for sql, borrowed from the connection's StatementCache when it keeps
-// one, else prepared for this use only; reset (and given back) at the end of scope.
-// Nested uses of one SQL get statements of their own.
-class CachedStatement {
-public:
-  CachedStatement(sqlite3 *db, std::string sql);
-  ~CachedStatement();
-  CachedStatement(const CachedStatement &) = delete;
-  CachedStatement &operator=(const CachedStatement &) = delete;
-  Statement &operator*() { return statement_; }
-  Statement *operator->() { return &statement_; }
-
-private:
-  std::shared_ptr<ConnectionState> state_;
-  std::string sql_;
-  Statement statement_;
-};
-
-// query_int through the connection's statement cache.
-std::int64_t cached_query_int(sqlite3 *db, const std::string &sql, std::int64_t fallback = 0);
 
 }  // namespace zumero

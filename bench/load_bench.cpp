@@ -76,6 +76,7 @@ struct ModeResult {
   Mode mode = Mode::idle;
   double seconds = 0;
   std::vector<double> latencies_ms;  // successful operations only
+  double net_ms = 0;                 // of which the clients report waiting on HTTP
   std::int64_t errors = 0;
   std::vector<std::string> first_errors;
 
@@ -90,8 +91,9 @@ struct ModeResult {
 // Collects what the client threads of one mode report.
 class Collector {
 public:
-  void add(std::vector<double> &&latencies, std::int64_t errors, std::vector<std::string> &&messages) {
+  void add(std::vector<double> &&latencies, double net_ms, std::int64_t errors, std::vector<std::string> &&messages) {
     std::lock_guard<std::mutex> guard(mutex_);
+    result_.net_ms += net_ms;
     result_.latencies_ms.insert(result_.latencies_ms.end(), latencies.begin(), latencies.end());
     result_.errors += errors;
     for (std::string &message : messages)
@@ -112,16 +114,18 @@ void write_one_row(Client &client) {
   ++client.written;
 }
 
-// One operation of `mode` for `client`; throws on failure.
-void operate(Mode mode, Client &client, const std::string &url) {
+// One operation of `mode` for `client`; throws on failure. Returns the time the
+// client reports waiting on HTTP (0 for health checks).
+double operate(Mode mode, Client &client, const std::string &url) {
   if (mode == Mode::health) {
     zumero::HttpResponse response = client.http.get(url, "/health", 30);
     if (response.status != 200 || response.body != "ok")
       throw BenchError("GET /health answered " + std::to_string(response.status));
-    return;
+    return 0;
   }
   SyncTotals totals = sync_until_done(client.db, url, client.dbfile);
   if (mode == Mode::write && totals.up_full == 0) throw BenchError("a write sync pushed nothing");
+  return static_cast<double>(totals.net_ms);
 }
 
 // Every client loops over `mode` until the deadline; returns the merged figures.
@@ -136,6 +140,7 @@ ModeResult run_mode(Mode mode, std::vector<std::unique_ptr<Client>> &clients, co
   for (auto &client : clients) {
     threads.emplace_back([&, mode, client = client.get()] {
       std::vector<double> latencies;
+      double net_ms = 0;
       std::vector<std::string> messages;
       std::int64_t errors = 0;
       std::this_thread::sleep_until(start);
@@ -143,14 +148,14 @@ ModeResult run_mode(Mode mode, std::vector<std::unique_ptr<Client>> &clients, co
         try {
           if (mode == Mode::write) write_one_row(*client);
           Stopwatch clock;
-          operate(mode, *client, url);
+          net_ms += operate(mode, *client, url);
           latencies.push_back(clock.elapsed_ms());
         } catch (const std::exception &error) {
           ++errors;
           if (messages.size() < kKeptErrors) messages.push_back(error.what());
         }
       }
-      collector.add(std::move(latencies), errors, std::move(messages));
+      collector.add(std::move(latencies), net_ms, errors, std::move(messages));
     });
   }
   for (std::thread &thread : threads) thread.join();
@@ -307,6 +312,13 @@ void add_mode(Report &report, const ModeResult &result, const ModeResult *health
   report.add_real(name + "_p95_ms", result.percentile(0.95), 2);
   report.add_real(name + "_p99_ms", result.percentile(0.99), 2);
   report.add_int(name + "_errors", result.errors);
+  if (result.mode != Mode::health && !result.latencies_ms.empty()) {
+    double total = 0;
+    for (double ms : result.latencies_ms) total += ms;
+    double count = static_cast<double>(result.latencies_ms.size());
+    report.add_real(name + "_mean_ms", total / count, 2);
+    report.add_real(name + "_net_mean_ms", result.net_ms / count, 2);
+  }
   if (result.mode != Mode::health) {
     if (health) report.add_ratio(name + "_ratio_to_health", result.rate(), health->rate());
     report.add_real(name + "_target_per_s", result.mode == Mode::write ? kWriteTarget : kIdleTarget, 0);

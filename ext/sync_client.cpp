@@ -58,7 +58,7 @@ public:
       }
       sqlite3_busy_timeout(own_, 60000);
       own_state_ = ConnectionState::find(own_);
-      own_state_->statements = std::make_unique<StatementCache>();
+      keep_statements(own_);
     }
     state = own_state_.get();
     return own_;
@@ -74,9 +74,11 @@ public:
 private:
   void close_own() {
     tables_ready = false;
-    if (own_state_) own_state_->statements.reset();  // sqlite3_close needs them finalized
     own_state_.reset();
-    if (own_) sqlite3_close_v2(own_);
+    if (own_) {
+      drop_kept_statements(own_);  // sqlite3_close needs them finalized
+      sqlite3_close_v2(own_);
+    }
     own_ = nullptr;
   }
   std::string path_;
@@ -250,7 +252,7 @@ std::optional<json> SyncRun::push_pending() {
     Transaction write(db_, "BEGIN IMMEDIATE");  // no one changes t$dirty between read and record
     std::optional<sync::PushPackage> built =
         sync::build_push(db_, schema_, part_bytes_, state_.base(), state_.get_int("restoring"));
-    json pull = {{"L", built ? built->last_txid : cached_query_int(db_, "SELECT coalesce(max(txid), 0) FROM " +
+    json pull = {{"L", built ? built->last_txid : query_int(db_, "SELECT coalesce(max(txid), 0) FROM " +
                                                                      qualified(schema_, "t$tx"))},
                  {"S", built ? built->last_seq : 0}};
     if (!built) {

@@ -1,7 +1,6 @@
 #include "sync/client_state.h"
 
 #include "base/catalog.h"
-#include "base/connection_state.h"
 #include "base/sql.h"
 #include "base/table_definition.h"
 
@@ -29,32 +28,32 @@ void ensure_sync_tables(sqlite3 *db, const std::string &schema) {
 ClientState::ClientState(sqlite3 *db, std::string schema) : db_(db), schema_(std::move(schema)) {}
 
 std::optional<std::string> ClientState::get(const std::string &key) {
-  CachedStatement select(db_, "SELECT value FROM " + qualified(schema_, "t$sync") + " WHERE key = ?1");
-  select->bind(1, key);
-  if (!select->step() || select->is_null(0)) return std::nullopt;
-  return select->column_text(0);
+  Statement select(db_, "SELECT value FROM " + qualified(schema_, "t$sync") + " WHERE key = ?1");
+  select.bind(1, key);
+  if (!select.step() || select.is_null(0)) return std::nullopt;
+  return select.column_text(0);
 }
 
 std::int64_t ClientState::get_int(const std::string &key, std::int64_t fallback) {
-  CachedStatement select(db_, "SELECT value FROM " + qualified(schema_, "t$sync") + " WHERE key = ?1");
-  select->bind(1, key);
-  if (!select->step() || select->column_type(0) != SQLITE_INTEGER) return fallback;
-  return select->column_int(0);
+  Statement select(db_, "SELECT value FROM " + qualified(schema_, "t$sync") + " WHERE key = ?1");
+  select.bind(1, key);
+  if (!select.step() || select.column_type(0) != SQLITE_INTEGER) return fallback;
+  return select.column_int(0);
 }
 
 void ClientState::set(const std::string &key, const std::string &value) {
-  CachedStatement insert(db_, "INSERT OR REPLACE INTO " + qualified(schema_, "t$sync") + " (key, value) VALUES (?1, ?2)");
-  insert->bind(1, key).bind(2, value).run();
+  Statement insert(db_, "INSERT OR REPLACE INTO " + qualified(schema_, "t$sync") + " (key, value) VALUES (?1, ?2)");
+  insert.bind(1, key).bind(2, value).run();
 }
 
 void ClientState::set_int(const std::string &key, std::int64_t value) {
-  CachedStatement insert(db_, "INSERT OR REPLACE INTO " + qualified(schema_, "t$sync") + " (key, value) VALUES (?1, ?2)");
-  insert->bind(1, key).bind(2, value).run();
+  Statement insert(db_, "INSERT OR REPLACE INTO " + qualified(schema_, "t$sync") + " (key, value) VALUES (?1, ?2)");
+  insert.bind(1, key).bind(2, value).run();
 }
 
 void ClientState::erase(const std::string &key) {
-  CachedStatement remove(db_, "DELETE FROM " + qualified(schema_, "t$sync") + " WHERE key = ?1");
-  remove->bind(1, key).run();
+  Statement remove(db_, "DELETE FROM " + qualified(schema_, "t$sync") + " WHERE key = ?1");
+  remove.bind(1, key).run();
 }
 
 std::optional<nlohmann::json> ClientState::get_json(const std::string &key) {
@@ -72,8 +71,8 @@ void ClientState::set_base(std::int64_t version, const std::string &token) {
   if (token.empty()) erase("base_token");
   else set("base_token", token);
   if (version <= 0 || token.empty()) return;
-  CachedStatement record(db_, "INSERT OR REPLACE INTO " + qualified(schema_, "t$bases") + " (version, token) VALUES (?1, ?2)");
-  record->bind(1, version).bind(2, token).run();
+  Statement record(db_, "INSERT OR REPLACE INTO " + qualified(schema_, "t$bases") + " (version, token) VALUES (?1, ?2)");
+  record.bind(1, version).bind(2, token).run();
   // Keep the newest 32, and older ones only where the version is a multiple of a
   // power of two that grows with age: enough to find a common version quickly.
   exec(db_, "DELETE FROM " + qualified(schema_, "t$bases") + " WHERE version NOT IN (SELECT version FROM " +
@@ -101,36 +100,36 @@ std::int64_t ClientState::take_package_number() {
 
 std::vector<std::string> ClientState::staged(const std::string &kind) {
   std::vector<std::string> parts;
-  CachedStatement select(db_, "SELECT body FROM " + qualified(schema_, "t$stage") + " WHERE kind = ?1 ORDER BY part");
-  select->bind(1, kind);
-  while (select->step()) {
-    const void *data = sqlite3_column_blob(select->get(), 0);
-    parts.emplace_back(static_cast<const char *>(data ? data : ""), sqlite3_column_bytes(select->get(), 0));
+  Statement select(db_, "SELECT body FROM " + qualified(schema_, "t$stage") + " WHERE kind = ?1 ORDER BY part");
+  select.bind(1, kind);
+  while (select.step()) {
+    const void *data = sqlite3_column_blob(select.get(), 0);
+    parts.emplace_back(static_cast<const char *>(data ? data : ""), sqlite3_column_bytes(select.get(), 0));
   }
   return parts;
 }
 
 void ClientState::stage(const std::string &kind, const std::string &bytes) {
-  CachedStatement insert(db_, "INSERT INTO " + qualified(schema_, "t$stage") + " (kind, body) VALUES (?1, ?2)");
-  insert->bind(1, kind).bind_blob(2, bytes.data(), bytes.size()).run();
+  Statement insert(db_, "INSERT INTO " + qualified(schema_, "t$stage") + " (kind, body) VALUES (?1, ?2)");
+  insert.bind(1, kind).bind_blob(2, bytes.data(), bytes.size()).run();
 }
 
 void ClientState::clear_stage(const std::string &kind) {
-  CachedStatement remove(db_, "DELETE FROM " + qualified(schema_, "t$stage") + " WHERE kind = ?1");
-  remove->bind(1, kind).run();
+  Statement remove(db_, "DELETE FROM " + qualified(schema_, "t$stage") + " WHERE kind = ?1");
+  remove.bind(1, kind).run();
 }
 
 std::vector<std::pair<std::int64_t, std::string>> ClientState::recent_bases(std::size_t limit) {
   std::vector<std::pair<std::int64_t, std::string>> bases;
-  CachedStatement select(db_, "SELECT version, token FROM " + qualified(schema_, "t$bases") + " ORDER BY version DESC LIMIT ?1");
-  select->bind(1, static_cast<std::int64_t>(limit));
-  while (select->step()) bases.emplace_back(select->column_int(0), select->column_text(1));
+  Statement select(db_, "SELECT version, token FROM " + qualified(schema_, "t$bases") + " ORDER BY version DESC LIMIT ?1");
+  select.bind(1, static_cast<std::int64_t>(limit));
+  while (select.step()) bases.emplace_back(select.column_int(0), select.column_text(1));
   return bases;
 }
 
 void ClientState::forget_bases_after(std::int64_t version) {
-  CachedStatement remove(db_, "DELETE FROM " + qualified(schema_, "t$bases") + " WHERE version > ?1");
-  remove->bind(1, version).run();
+  Statement remove(db_, "DELETE FROM " + qualified(schema_, "t$bases") + " WHERE version > ?1");
+  remove.bind(1, version).run();
 }
 
 }  // namespace zumero::sync

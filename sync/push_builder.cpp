@@ -1,7 +1,5 @@
 #include "sync/push_builder.h"
 
-#include "base/connection_state.h"
-
 #include <algorithm>
 #include <map>
 
@@ -89,22 +87,22 @@ std::optional<PushPackage> build_push(sqlite3 *db, const std::string &schema, st
                                       std::int64_t base, std::int64_t restoring_txid) {
   std::string prefix = quote_identifier(schema) + ".";
   PushPackage package;
-  package.last_txid = cached_query_int(db, "SELECT coalesce(max(txid), 0) FROM " + prefix + "\"t$tx\"");
-  package.last_seq = cached_query_int(db, "SELECT coalesce(max(seq), 0) FROM " + prefix + "\"t$schema\" WHERE rv IS NULL");
+  package.last_txid = query_int(db, "SELECT coalesce(max(txid), 0) FROM " + prefix + "\"t$tx\"");
+  package.last_seq = query_int(db, "SELECT coalesce(max(seq), 0) FROM " + prefix + "\"t$schema\" WHERE rv IS NULL");
   PartWriter writer(part_bytes);
   bool any = false;
-  CachedStatement entries(db, "SELECT kind, coalesce(tbl, ''), detail FROM " + prefix +
+  Statement entries(db, "SELECT kind, coalesce(tbl, ''), detail FROM " + prefix +
                             "\"t$schema\" WHERE rv IS NULL AND seq <= ?1 ORDER BY seq");
-  entries->bind(1, package.last_seq);
-  while (entries->step()) {
-    writer.schema({0, 0, entries->column_text(0), entries->column_text(1), entries->column_text(2)});
+  entries.bind(1, package.last_seq);
+  while (entries.step()) {
+    writer.schema({0, 0, entries.column_text(0), entries.column_text(1), entries.column_text(2)});
     any = true;
   }
   NameMap<Ranges> dirty;
-  CachedStatement ranges(db, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid <= ?1");
-  ranges->bind(1, package.last_txid);
-  while (ranges->step()) dirty[ranges->column_text(0)].push_back({ranges->column_int(1), ranges->column_int(2)});
-  CachedStatement changed_locally(db, "SELECT 1 FROM " + prefix +
+  Statement ranges(db, "SELECT tbl, first, last FROM " + prefix + "\"t$dirty\" WHERE txid <= ?1");
+  ranges.bind(1, package.last_txid);
+  while (ranges.step()) dirty[ranges.column_text(0)].push_back({ranges.column_int(1), ranges.column_int(2)});
+  Statement changed_locally(db, "SELECT 1 FROM " + prefix +
                                    "\"t$dirty\" WHERE tbl = ?1 AND ?2 BETWEEN first AND last AND txid <> ?3 LIMIT 1");
   for (auto &entry : dirty) {
     if (!stored_table_name(db, schema, entry.first)) continue;
@@ -113,7 +111,7 @@ std::optional<PushPackage> build_push(sqlite3 *db, const std::string &schema, st
     for (const IdRange &range : merge_ranges(entry.second)) {
       store.read_range(range.first, range.last, [&](RowState &row) {
         row.rv = 0;
-        if (restoring_txid) mark_restored(store, *changed_locally, restoring_txid, base, row);
+        if (restoring_txid) mark_restored(store, changed_locally, restoring_txid, base, row);
         writer.row(row);
         any = true;
       });
