@@ -173,6 +173,8 @@ private:
   std::optional<json> push_pending();
   bool send_parts(json &pending, std::vector<std::string> &parts, std::string &reply_header, std::string &reply);
   RoundEnd pull(const json &pulling);
+  void stage_reply(const json &pull);
+  void keep_reply(const json &pull);
   void apply(const json &pulling, std::optional<sync::Envelope> last_part);
   void recover();
   [[noreturn]] void refused(const HttpResponse &response);
@@ -188,6 +190,7 @@ private:
   sync::ClientState state_;
   SyncStats stats_;
   std::size_t part_bytes_ = kDefaultPartBytes;
+  std::optional<std::string> unstaged_reply_;  // the push's reply, until staged or applied
   int recoveries_ = 0;
 };
 
@@ -273,14 +276,29 @@ std::optional<json> SyncRun::push_pending() {
   json pull = {{"L", pending->value("L", 0)}, {"S", pending->value("S", 0)},
                {"exclude", answer.at("version").get<std::int64_t>()},
                {"exclude_token", answer.value("token", "")}, {"replied", true}};
-  // The reply is kept before anything else: a pull that fails leaves it for the next call.
-  Transaction write(db_, "BEGIN IMMEDIATE");
+  // The reply waits in memory for the pull, and the apply stores it with everything
+  // else in one transaction. A pull that does not complete stages it first (keep_reply),
+  // so the next call finds it; lost in a crash, it comes back from the server, which
+  // answers the same package sent again with the stored reply.
+  unstaged_reply_ = std::move(reply);
+  return pull;
+}
+
+// Inside a write transaction: the reply in memory goes to t$stage, as the push's answer.
+void SyncRun::stage_reply(const json &pull) {
+  if (!unstaged_reply_) return;
   state_.clear_stage("reply");
-  state_.stage("reply", reply);
+  state_.stage("reply", *unstaged_reply_);
   state_.erase("pending");
   state_.set_json("pull", pull);
+}
+
+void SyncRun::keep_reply(const json &pull) {
+  if (!unstaged_reply_) return;
+  Transaction write(db_, "BEGIN IMMEDIATE");
+  stage_reply(pull);
   write.commit();
-  return pull;
+  unstaged_reply_.reset();
 }
 
 // Sends every part; false when the server said the client's history is not its own.
@@ -385,9 +403,11 @@ SyncRun::RoundEnd SyncRun::pull(const json &pulling) {
   if (answer.value("partial", false)) {
     next["cursor"] = answer.at("cursor");
     Transaction write(db_, "BEGIN IMMEDIATE");
+    stage_reply(next);
     state_.stage("pull", part.package_bytes);
     state_.set_json("pull", next);
     write.commit();
+    unstaged_reply_.reset();
     return RoundEnd::Partial;
   }
   apply(next, std::move(part));
@@ -405,7 +425,10 @@ void SyncRun::apply(const json &pulling, std::optional<sync::Envelope> last_part
   pushed_schema.bind(1, last_seq).run();
   std::vector<std::string> packages;
   bool replied = pulling.value("replied", false);
-  if (replied) {
+  if (replied && unstaged_reply_) {
+    packages.push_back(*unstaged_reply_);
+    state_.erase("pending");
+  } else if (replied) {
     std::vector<std::string> reply = state_.staged("reply");
     packages.push_back(reply.empty() ? std::string() : reply.front());
   }
@@ -432,6 +455,7 @@ void SyncRun::apply(const json &pulling, std::optional<sync::Envelope> last_part
   ledger.flush(db_, schema_);
   write.commit();
   ledger.end();
+  unstaged_reply_.reset();
 }
 
 // The server's history is not the one the client synced with (it was restored from an
@@ -481,7 +505,16 @@ SyncRun::RoundEnd SyncRun::round(bool &used_old_push) {  // used_old_push: resum
       pulling = push_pending();
       if (!pulling) fail("http_other");
     }
-    return pull(*pulling);
+    try {
+      return pull(*pulling);
+    } catch (...) {
+      try {
+        keep_reply(*pulling);
+      } catch (...) {
+        // Not staged: the push stays pending and is sent again, which brings it back.
+      }
+      throw;
+    }
   } catch (const HistoryDiverged &) {
     recover();
     return RoundEnd::Again;
