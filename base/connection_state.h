@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/catalog.h"
 #include "base/sql.h"
 #include "base/sqlite_api.h"
 
@@ -51,19 +52,25 @@ public:
 
   // Tables whose rows this transaction changed (noted since the last flush or not).
   std::vector<std::string> changed_tables() const;
+  // Every range noted in the transaction, flushed or not (after a ROLLBACK TO it may
+  // still name rows that are back as they were: checking them again is harmless).
+  // scratch holds the list when it has to be put together.
+  const std::vector<RowRange> &changed_ranges(std::vector<RowRange> &scratch) const;
+
+  // Whether the foreign keys were checked since the last change noted.
+  bool foreign_keys_checked() const { return foreign_keys_checked_; }
+  void set_foreign_keys_checked() { foreign_keys_checked_ = true; }
 
 private:
-  struct Range {
-    std::string table;
-    std::int64_t first;
-    std::int64_t last;
-  };
+  using Range = RowRange;
   // The next identity per table; nullopt once the largest int64 is taken.
   struct NextRecid {
     std::optional<std::int64_t> next;
   };
   std::int64_t txid_ = 0;
   std::vector<Range> pending_;     // not flushed yet
+  std::vector<Range> flushed_;     // written to t$dirty in this transaction
+  bool foreign_keys_checked_ = false;
   NameSet touched_;                // every table changed in the transaction
   std::map<int, size_t> marks_;    // savepoint level -> size of pending_ then
   NameMap<NextRecid> next_recid_;  // cached for the transaction
