@@ -49,7 +49,12 @@ public:
 
   // The session's own connection, opened at the first call.
   sqlite3 *own(ConnectionState *&state) {
+    // A file replaced under its name (a copy or a backup put in its place) is another
+    // database: the connection kept would still write to the old one.
+    std::string identity = sync::file_identity(path_);
+    if (own_ && identity != identity_) close_own();
     if (!own_) {
+      identity_ = identity;
       int rc = sqlite3_open_v2(path_.c_str(), &own_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                                vfs_.empty() ? nullptr : vfs_.c_str());
       if (rc != SQLITE_OK || register_zumero(own_) != SQLITE_OK) {
@@ -83,6 +88,7 @@ private:
   }
   std::string path_;
   std::string vfs_;
+  std::string identity_;  // device and inode of the file the connection has open
   sync::FileLock lock_;
   HttpSession http_;
   sqlite3 *own_ = nullptr;

@@ -102,6 +102,7 @@ public:
     entry.unix_time = std::time(nullptr);
     entry.status = 200;
     log_.append(entry);
+    log_.flush();  // the log exists before the first request is served
   }
 
   // Every entry of an answered request is written before the server exits.
