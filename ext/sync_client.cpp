@@ -118,6 +118,24 @@ SyncSession &session_of(sqlite3 *app, ConnectionState &app_state, const std::str
   return *session;
 }
 
+// The sync's own connection commits as durably as the application asked for its own
+// writes to that file (PRAGMA synchronous is a setting of each connection). When the
+// application's setting cannot be read (its authorizer refuses PRAGMA), SQLite's
+// default stays.
+void follow_durability(sqlite3 *app, const std::string &schema, sqlite3 *own) {
+  sqlite3_stmt *read = nullptr;
+  std::string pragma = "PRAGMA " + quote_identifier(schema) + ".synchronous";
+  if (sqlite3_prepare_v2(app, pragma.c_str(), -1, &read, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(read);
+    return;
+  }
+  int level = sqlite3_step(read) == SQLITE_ROW ? sqlite3_column_int(read, 0) : -1;
+  sqlite3_finalize(read);
+  if (level < 0 || level > 3) return;
+  if (query_int(own, "PRAGMA main.synchronous", -1) == level) return;
+  exec(own, "PRAGMA main.synchronous = " + std::to_string(level));
+}
+
 // The connection a sync works on: the session's own connection to the database file
 // when it has one, so the application's connection keeps its settings and its
 // authorizer, and nothing the sync runs can be confused with the application's
@@ -130,6 +148,7 @@ public:
       : db_(app), state_(&app_state), schema_(schema), path_(session.path()), session_(session) {
     if (path_.empty() || sqlite3_txn_state(app, schema.c_str()) != SQLITE_TXN_NONE) return;
     db_ = session.own(state_);
+    follow_durability(app, schema, db_);
     schema_ = "main";
     own_ = true;
   }
