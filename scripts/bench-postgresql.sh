@@ -144,7 +144,7 @@ if [ -z "$port" ]; then
 fi
 as_server_user "$bindir/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "CREATE DATABASE zumero" >/dev/null
 store="postgresql://postgres@127.0.0.1:$port/zumero"
-echo "bench-postgresql: PostgreSQL $("$bindir/postgres" --version | awk '{print $NF}') at 127.0.0.1:$port, data in $data" >&2
+echo "bench-postgresql: PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') at 127.0.0.1:$port, data in $data" >&2
 
 # ---- the benchmarks ------------------------------------------------------------------
 echo "bench-postgresql: zumero-bench load --store $store --nodes 1,3 ${common[*]} ${load_args[*]}" >&2
