@@ -9,8 +9,9 @@
 # directory, trust authentication, listening on 127.0.0.1 only, on a free port) and
 # stops and deletes it at the end, also when a step fails or on Ctrl-C (a SIGTERM
 # to this script alone waits for the running zumero-bench to finish). As root,
-# PostgreSQL runs as the "postgres" system user, since it refuses to run as root. Debian's postgresql
-# package is installed through scripts/install-deps.sh when no server is found.
+# PostgreSQL runs as the "postgres" system user, since it refuses to run as root.
+# Debian's postgresql package is installed through scripts/install-deps.sh when no
+# server is found.
 #
 # Usage: scripts/bench-postgresql.sh [COMMON...] [load LOAD_ARGS...] [sync SYNC_ARGS...]
 #   COMMON     options given to both subcommands (e.g. --json, --dir DIR, --server PATH)
