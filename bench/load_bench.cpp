@@ -12,6 +12,10 @@
 //
 // Afterwards every client syncs until nothing moves, and must then hold exactly
 // what a fresh client pulling its dbfile holds, and every row written.
+//
+// With --store, the same run is repeated against K server nodes over that
+// PostgreSQL (for each K of --nodes, clients spread round-robin over the nodes), and
+// each PostgreSQL rate is reported as a ratio to the SQLite-files rate of the run.
 #include "bench_util.h"
 #include "items.h"
 #include "subcommands.h"
@@ -26,6 +30,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <random>
+#include <set>
 #include <thread>
 
 namespace zumero_bench {
@@ -34,6 +40,9 @@ namespace {
 constexpr double kIdleTarget = 5000;
 constexpr double kWriteTarget = 1000;
 constexpr double kP99TargetMs = 50;
+// A PostgreSQL-backed rate should be at least this share of the SQLite-files rate.
+constexpr double kPgRatioTarget = 0.5;
+constexpr std::uint64_t kMaxNodes = 16;
 // Rows a client writes get ids from (client + 1) * kIdSpan on, so clients never clash.
 constexpr std::int64_t kIdSpan = 1000000000;
 constexpr std::size_t kKeptErrors = 5;
@@ -51,24 +60,51 @@ const char *mode_name(Mode mode) {
 struct Options {
   std::uint64_t clients = 64;
   std::uint64_t dbfiles = 4;
+  bool dbfiles_given = false;
   std::uint64_t seconds = 20;
   std::vector<Mode> modes = {Mode::health, Mode::idle, Mode::write};
   std::string dir;
   std::string server;
+  std::string store;                  // postgresql:// URI; empty: SQLite files only
+  std::vector<std::uint64_t> nodes = {1};  // node counts over the store, run in this order
   bool json = false;
 };
 
 std::string dbfile_name(std::uint64_t index) { return "load" + std::to_string(index); }
 
-// One client: a database file, a connection, the dbfile it syncs, the rows it wrote.
+// Where one run's dbfiles live: one server on SQLite files, or `nodes` servers over
+// the PostgreSQL of `store`.
+struct Backend {
+  std::string store;
+  std::uint64_t nodes = 1;
+  // Dbfiles of every run of every invocation share one PostgreSQL database, so
+  // their names carry the invocation's tag and the node count.
+  std::string dbfile_prefix;
+  // Put before every figure of this run ("" for SQLite files, "pg_n3_" for 3 nodes).
+  std::string report_prefix;
+};
+
+// Eight random lowercase hex digits: dbfile names must start with a letter and hold
+// only lowercase letters, digits and underscores.
+std::string invocation_tag() {
+  std::random_device source;
+  std::uniform_int_distribution<std::uint32_t> pick;
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", pick(source));
+  return text;
+}
+
+// One client: a database file, a connection, the server node and dbfile it syncs,
+// the rows it wrote.
 struct Client {
-  Client(const std::string &path, std::string dbfile_, std::int64_t first_id)
-      : db(path, true), dbfile(std::move(dbfile_)), next_id(first_id) {
+  Client(const std::string &path, std::string url_, std::string dbfile_, std::int64_t first_id)
+      : db(path, true), url(std::move(url_)), dbfile(std::move(dbfile_)), next_id(first_id) {
     // As an app that syncs often would set its file up: WAL, and commits that do not
     // wait for the disk (the sync follows the application's setting).
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
   }
   Database db;
+  std::string url;
   std::string dbfile;
   std::int64_t next_id;
   std::int64_t written = 0;
@@ -120,21 +156,20 @@ void write_one_row(Client &client) {
 
 // One operation of `mode` for `client`; throws on failure. Returns the time the
 // client reports waiting on HTTP (0 for health checks).
-double operate(Mode mode, Client &client, const std::string &url) {
+double operate(Mode mode, Client &client) {
   if (mode == Mode::health) {
-    zumero::HttpResponse response = client.http.get(url, "/health", 30);
+    zumero::HttpResponse response = client.http.get(client.url, "/health", 30);
     if (response.status != 200 || response.body != "ok")
       throw BenchError("GET /health answered " + std::to_string(response.status));
     return 0;
   }
-  SyncTotals totals = sync_until_done(client.db, url, client.dbfile);
+  SyncTotals totals = sync_until_done(client.db, client.url, client.dbfile);
   if (mode == Mode::write && totals.up_full == 0) throw BenchError("a write sync pushed nothing");
   return static_cast<double>(totals.net_ms);
 }
 
 // Every client loops over `mode` until the deadline; returns the merged figures.
-ModeResult run_mode(Mode mode, std::vector<std::unique_ptr<Client>> &clients, const std::string &url,
-                    std::uint64_t seconds) {
+ModeResult run_mode(Mode mode, std::vector<std::unique_ptr<Client>> &clients, std::uint64_t seconds) {
   using Clock = std::chrono::steady_clock;
   Collector collector;
   // Every thread starts at the same moment, once all of them exist.
@@ -152,7 +187,7 @@ ModeResult run_mode(Mode mode, std::vector<std::unique_ptr<Client>> &clients, co
         try {
           if (mode == Mode::write) write_one_row(*client);
           Stopwatch clock;
-          net_ms += operate(mode, *client, url);
+          net_ms += operate(mode, *client);
           latencies.push_back(clock.elapsed_ms());
         } catch (const std::exception &error) {
           ++errors;
@@ -208,49 +243,58 @@ Digest digest_of(Database &db) {
   return digest;
 }
 
+// Dbfile d syncs through node d mod K, and client i through node i mod K, so with
+// several nodes the clients of one dbfile meet on different nodes.
+const std::string &node_for(const std::vector<std::string> &urls, std::uint64_t index) {
+  return urls[index % urls.size()];
+}
+
 // Creates each dbfile with the items table and one row, then gives every client its
 // first sync, so the timed modes start from clients that are in step.
-std::vector<std::unique_ptr<Client>> set_up_clients(const Options &options, const ScratchDir &scratch,
-                                                    const std::string &url) {
+std::vector<std::unique_ptr<Client>> set_up_clients(const Options &options, const Backend &backend,
+                                                    const ScratchDir &scratch, const std::vector<std::string> &urls) {
   for (std::uint64_t d = 0; d < options.dbfiles; ++d) {
     Database seed(scratch.file("seed" + std::to_string(d) + ".db"), true);
     create_items_table(seed, true);
     Statement insert(seed, kItemsInsertSql);
     bind_row(insert, make_row(1));
     insert.run();
-    sync_until_done(seed, url, dbfile_name(d));
+    sync_until_done(seed, node_for(urls, d), backend.dbfile_prefix + dbfile_name(d));
   }
   std::vector<std::unique_ptr<Client>> clients;
   for (std::uint64_t i = 0; i < options.clients; ++i) {
     clients.push_back(std::make_unique<Client>(scratch.file("client" + std::to_string(i) + ".db"),
-                                               dbfile_name(i % options.dbfiles),
+                                               node_for(urls, i),
+                                               backend.dbfile_prefix + dbfile_name(i % options.dbfiles),
                                                static_cast<std::int64_t>(i + 1) * kIdSpan));
-    sync_until_done(clients.back()->db, url, clients.back()->dbfile);
+    sync_until_done(clients.back()->db, clients.back()->url, clients.back()->dbfile);
   }
   return clients;
 }
 
 // Syncs every client until a whole pass pushes nothing, then compares each with a
-// fresh client of its dbfile, and counts the rows: the seed plus every row written.
-std::string check_clients(const Options &options, const ScratchDir &scratch, const std::string &url,
-                          std::vector<std::unique_ptr<Client>> &clients) {
+// fresh client of its dbfile (pulled through the dbfile's node, which need not be
+// the node its writers used), and counts the rows: the seed plus every row written.
+std::string check_clients(const Options &options, const Backend &backend, const ScratchDir &scratch,
+                          const std::vector<std::string> &urls, std::vector<std::unique_ptr<Client>> &clients) {
   for (int pass = 0;; ++pass) {
     if (pass == 5) throw BenchError("clients still pushed changes after 5 passes of final syncs");
     bool pushed = false;
-    for (auto &client : clients) pushed |= sync_until_done(client->db, url, client->dbfile).up_full > 0;
+    for (auto &client : clients) pushed |= sync_until_done(client->db, client->url, client->dbfile).up_full > 0;
     if (!pushed) break;
   }
   std::map<std::string, std::int64_t> written;
   for (auto &client : clients) written[client->dbfile] += client->written;
   std::map<std::string, Digest> observed;
   for (std::uint64_t d = 0; d < options.dbfiles; ++d) {
+    const std::string dbfile = backend.dbfile_prefix + dbfile_name(d);
     Database observer(scratch.file("observer" + std::to_string(d) + ".db"), true);
-    sync_until_done(observer, url, dbfile_name(d));
+    sync_until_done(observer, node_for(urls, d + 1), dbfile);
     Digest digest = digest_of(observer);
-    if (digest.rows != 1 + written[dbfile_name(d)])
-      throw BenchError("dbfile " + dbfile_name(d) + " holds " + std::to_string(digest.rows) + " rows, expected " +
-                       std::to_string(1 + written[dbfile_name(d)]));
-    observed[dbfile_name(d)] = digest;
+    if (digest.rows != 1 + written[dbfile])
+      throw BenchError("dbfile " + dbfile + " holds " + std::to_string(digest.rows) + " rows, expected " +
+                       std::to_string(1 + written[dbfile]));
+    observed[dbfile] = digest;
   }
   for (std::size_t i = 0; i < clients.size(); ++i) {
     if (!(digest_of(clients[i]->db) == observed[clients[i]->dbfile]))
@@ -259,24 +303,49 @@ std::string check_clients(const Options &options, const ScratchDir &scratch, con
   return "every client equals a fresh observer";
 }
 
+// The items of a comma-separated list, each non-empty.
+std::vector<std::string> split_list(const std::string &text) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t end = text.find(',', start);
+    items.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return items;
+}
+
 std::vector<Mode> parse_modes(const std::string &text) {
   std::vector<Mode> modes;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    std::size_t end = text.find(',', start);
-    std::string name = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  for (const std::string &name : split_list(text)) {
     if (name == "write") modes.push_back(Mode::write);
     else if (name == "idle") modes.push_back(Mode::idle);
     else if (name == "health") modes.push_back(Mode::health);
     else throw UsageError("--modes takes write, idle and health separated by commas, not '" + name + "'");
-    if (end == std::string::npos) break;
-    start = end + 1;
   }
   return modes;
 }
 
+std::vector<std::uint64_t> parse_nodes(const std::string &text) {
+  std::vector<std::uint64_t> counts;
+  std::set<std::uint64_t> seen;
+  for (const std::string &item : split_list(text)) {
+    bool digits = !item.empty() && item.size() <= 2 &&
+                  std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
+    std::uint64_t count = digits ? std::stoull(item) : 0;
+    if (count < 1 || count > kMaxNodes)
+      throw UsageError("--nodes takes node counts from 1 to " + std::to_string(kMaxNodes) +
+                       " separated by commas, not '" + item + "'");
+    if (!seen.insert(count).second) throw UsageError("--nodes names " + item + " twice");
+    counts.push_back(count);
+  }
+  return counts;
+}
+
 Options parse_options(int argc, char **argv, bool &help_requested) {
   Options options;
+  bool nodes_given = false;
   ArgReader args(argc, argv);
   while (!args.done()) {
     std::string option = args.next_option();
@@ -286,13 +355,21 @@ Options parse_options(int argc, char **argv, bool &help_requested) {
       options.clients = args.count_value(4096);
       if (options.clients == 0) throw UsageError("--clients must be at least 1");
     } else if (option == "--dbfiles") {
-      options.dbfiles = args.count_value(1000);
+      options.dbfiles = args.count_value(4096);
       if (options.dbfiles == 0) throw UsageError("--dbfiles must be at least 1");
+      options.dbfiles_given = true;
     } else if (option == "--seconds") {
       options.seconds = args.count_value(3600);
       if (options.seconds == 0) throw UsageError("--seconds must be at least 1");
     } else if (option == "--modes") {
       options.modes = parse_modes(args.value());
+    } else if (option == "--store") {
+      options.store = args.value();
+      if (options.store.rfind("postgresql://", 0) != 0 && options.store.rfind("postgres://", 0) != 0)
+        throw UsageError("--store needs a postgresql:// URI");
+    } else if (option == "--nodes") {
+      options.nodes = parse_nodes(args.value());
+      nodes_given = true;
     } else if (option == "--dir") {
       options.dir = args.value();
       if (options.dir.empty()) throw UsageError("--dir needs a directory");
@@ -305,11 +382,15 @@ Options parse_options(int argc, char **argv, bool &help_requested) {
       throw UsageError("unknown argument '" + option + "'");
     }
   }
+  if (nodes_given && options.store.empty()) throw UsageError("--nodes needs --store (nodes share one PostgreSQL)");
+  // Comparing node counts is about spreading dbfiles over nodes (the writers of one
+  // dbfile are serialised across all nodes), so by default each client gets its own.
+  if (options.nodes.size() > 1 && !options.dbfiles_given) options.dbfiles = options.clients;
   return options;
 }
 
-void add_mode(Report &report, const ModeResult &result, const ModeResult *health) {
-  const std::string name = mode_name(result.mode);
+void add_mode(Report &report, const std::string &prefix, const ModeResult &result, const ModeResult *health) {
+  const std::string name = prefix + mode_name(result.mode);
   report.add_real(name + "_per_s", result.rate(), 1);
   report.add_int(name + "_count", static_cast<std::int64_t>(result.latencies_ms.size()));
   report.add_real(name + "_p50_ms", result.percentile(0.50), 2);
@@ -329,24 +410,152 @@ void add_mode(Report &report, const ModeResult &result, const ModeResult *health
   }
 }
 
+// What one backend measured.
+struct RunResult {
+  Backend backend;
+  std::vector<ModeResult> modes;
+  std::string check;
+
+  const ModeResult *find(Mode mode) const {
+    for (const ModeResult &result : modes)
+      if (result.mode == mode) return &result;
+    return nullptr;
+  }
+};
+
+std::string describe(const Backend &backend) {
+  if (backend.store.empty()) return "SQLite files, 1 server";
+  return "PostgreSQL, " + std::to_string(backend.nodes) + (backend.nodes == 1 ? " node" : " nodes");
+}
+
+// The servers of one run, each with its own data directory and log inside `scratch`.
+class Servers {
+public:
+  Servers(const std::string &binary, const Backend &backend, const ScratchDir &scratch) {
+    for (std::uint64_t k = 0; k < backend.nodes; ++k) {
+      const std::string name = "node" + std::to_string(k);
+      processes_.push_back(std::make_unique<ServerProcess>(binary, scratch.file(name), scratch.file(name + ".log"),
+                                                           ServerSettings{{}, backend.store}));
+      urls_.push_back(processes_.back()->url());
+      progress("  " + name + " at " + urls_.back());
+    }
+  }
+
+  const std::vector<std::string> &urls() const { return urls_; }
+
+  std::string log_tails() const {
+    std::string text;
+    for (std::size_t k = 0; k < processes_.size(); ++k)
+      text += "server log of node" + std::to_string(k) + " (last lines):\n" + tail_of_file(processes_[k]->log_path(), 20);
+    return text;
+  }
+
+  void stop() {
+    for (std::size_t k = 0; k < processes_.size(); ++k) {
+      int status = processes_[k]->stop();
+      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        progress("warning: node" + std::to_string(k) + " did not exit cleanly (wait status " + std::to_string(status) +
+                 ")");
+    }
+  }
+
+private:
+  std::vector<std::unique_ptr<ServerProcess>> processes_;
+  std::vector<std::string> urls_;
+};
+
+// Starts the backend's servers, sets up the clients, runs every mode and the final
+// check, and stops the servers. Each run has its own scratch directory.
+RunResult run_backend(const Options &options, const Backend &backend, const std::string &server_binary,
+                      const ScratchDir &parent) {
+  ScratchDir scratch(parent.path().string());
+  RunResult run{backend, {}, {}};
+  progress(describe(backend) + ": starting " + server_binary);
+  Servers servers(server_binary, backend, scratch);
+  try {
+    progress("setting up " + std::to_string(options.clients) + " clients on " + std::to_string(options.dbfiles) +
+             " dbfiles");
+    std::vector<std::unique_ptr<Client>> clients = set_up_clients(options, backend, scratch, servers.urls());
+    for (Mode mode : options.modes) {
+      progress(std::string("mode ") + mode_name(mode) + ": " + std::to_string(options.seconds) + " s");
+      run.modes.push_back(run_mode(mode, clients, options.seconds));
+      for (const std::string &message : run.modes.back().first_errors)
+        progress(std::string("  ") + mode_name(mode) + " error: " + message);
+    }
+    progress("final syncs and the comparison with fresh clients");
+    run.check = check_clients(options, backend, scratch, servers.urls(), clients);
+  } catch (const BenchError &error) {
+    throw BenchError(std::string(error.what()) + "\n" + servers.log_tails());
+  }
+  servers.stop();
+  return run;
+}
+
+// The runs of this invocation: SQLite files, then each node count over the store.
+std::vector<Backend> backends_of(const Options &options) {
+  std::vector<Backend> backends = {Backend{}};
+  if (options.store.empty()) return backends;
+  const std::string tag = invocation_tag();
+  for (std::uint64_t nodes : options.nodes) {
+    Backend backend;
+    backend.store = options.store;
+    backend.nodes = nodes;
+    backend.dbfile_prefix = "zb" + tag + "n" + std::to_string(nodes) + "_";
+    backend.report_prefix = "pg_n" + std::to_string(nodes) + "_";
+    backends.push_back(backend);
+  }
+  return backends;
+}
+
+void add_run(Report &report, const RunResult &run) {
+  const ModeResult *health = run.find(Mode::health);
+  for (const ModeResult &result : run.modes) add_mode(report, run.backend.report_prefix, result, health);
+}
+
+// Each PostgreSQL rate against the SQLite-files rate, and against the first node count.
+void add_comparisons(Report &report, const std::vector<RunResult> &runs) {
+  const RunResult &files = runs.front();
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    const RunResult &run = runs[i];
+    for (const ModeResult &result : run.modes) {
+      const std::string name = run.backend.report_prefix + mode_name(result.mode);
+      if (const ModeResult *reference = files.find(result.mode))
+        report.add_ratio(name + "_ratio_to_sqlite", result.rate(), reference->rate());
+      if (i == 1) continue;
+      if (const ModeResult *reference = runs[1].find(result.mode))
+        report.add_ratio(name + "_ratio_to_n" + std::to_string(runs[1].backend.nodes), result.rate(),
+                         reference->rate());
+    }
+  }
+  report.add_real("pg_ratio_target", kPgRatioTarget, 2);
+}
+
 }  // namespace
 
 void print_load_usage(std::ostream &out) {
   out << "usage: zumero-bench load [--json] [--clients N] [--dbfiles M] [--seconds S]\n"
-         "                         [--modes write,idle,health] [--dir DIR] [--server PATH]\n"
+         "                         [--modes write,idle,health] [--store URI [--nodes LIST]]\n"
+         "                         [--dir DIR] [--server PATH]\n"
          "\n"
          "Starts a zumero-server on 127.0.0.1 and N client threads, each with its own\n"
          "database file and connection, syncing M dbfiles; runs each mode for S seconds\n"
          "and prints operations per second, latency percentiles and errors per mode.\n"
+         "With --store, does the same again over PostgreSQL and prints each rate as a\n"
+         "ratio to the SQLite-files rate.\n"
          "\n"
          "  --json          print the figures as one JSON object instead\n"
          "  --clients N     client threads (default 64)\n"
-         "  --dbfiles M     dbfiles the clients share out (default 4)\n"
+         "  --dbfiles M     dbfiles the clients share out (default 4; with several\n"
+         "                  node counts in --nodes, default N: one per client)\n"
          "  --seconds S     length of each mode (default 20)\n"
          "  --modes LIST    which modes, in this order (default health,idle,write):\n"
          "                  write (one new row per sync), idle (nothing to push),\n"
          "                  health (GET /health over the same HTTP client)\n"
-         "  --dir DIR       where the client databases and the server's data go\n"
+         "  --store URI     also run against servers keeping their dbfiles in this\n"
+         "                  PostgreSQL (postgresql://...); its dbfiles are left there\n"
+         "  --nodes LIST    server nodes over --store, e.g. 1,3: one run per count,\n"
+         "                  clients spread round-robin over the nodes (default 1)\n"
+         "  --dir DIR       where the client databases and the servers' data go\n"
          "                  (default: system temp dir; removed at the end)\n"
          "  --server PATH   the zumero-server to start (default: the one next to\n"
          "                  this program)\n";
@@ -360,45 +569,31 @@ int run_load_bench(int argc, char **argv) {
     return 0;
   }
   const std::string server_binary = options.server.empty() ? default_server_path() : options.server;
+  if (options.store.size() && options.dbfiles < options.clients && options.nodes.size() > 1)
+    progress("note: " + std::to_string(options.clients) + " clients share " + std::to_string(options.dbfiles) +
+             " dbfiles; the writers of one dbfile take turns across all nodes");
   ScratchDir scratch(options.dir);
-  std::vector<ModeResult> results;
-  std::string check;
-  {
-    progress("starting " + server_binary);
-    ServerProcess server(server_binary, scratch.file("server"), scratch.file("server.log"));
-    progress("server at " + server.url());
-    try {
-      progress("setting up " + std::to_string(options.clients) + " clients on " + std::to_string(options.dbfiles) +
-               " dbfiles");
-      std::vector<std::unique_ptr<Client>> clients = set_up_clients(options, scratch, server.url());
-      for (Mode mode : options.modes) {
-        progress(std::string("mode ") + mode_name(mode) + ": " + std::to_string(options.seconds) + " s");
-        results.push_back(run_mode(mode, clients, server.url(), options.seconds));
-        for (const std::string &message : results.back().first_errors)
-          progress(std::string("  ") + mode_name(mode) + " error: " + message);
-      }
-      progress("final syncs and the comparison with fresh clients");
-      check = check_clients(options, scratch, server.url(), clients);
-    } catch (const BenchError &error) {
-      throw BenchError(std::string(error.what()) + "\nserver log (last lines):\n" +
-                       tail_of_file(server.log_path(), 20));
-    }
-    int status = server.stop();
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-      progress("warning: the server did not exit cleanly (wait status " + std::to_string(status) + ")");
-  }
+  std::vector<RunResult> runs;
+  for (const Backend &backend : backends_of(options)) runs.push_back(run_backend(options, backend, server_binary, scratch));
 
-  const ModeResult *health = nullptr;
-  for (const ModeResult &result : results)
-    if (result.mode == Mode::health) health = &result;
   Report report;
   report.add_int("clients", static_cast<std::int64_t>(options.clients));
   report.add_int("dbfiles", static_cast<std::int64_t>(options.dbfiles));
   report.add_int("seconds", static_cast<std::int64_t>(options.seconds));
   report.add_text("sqlite_version", sqlite3_libversion());
-  for (const ModeResult &result : results) add_mode(report, result, health);
+  add_run(report, runs.front());
   report.add_real("p99_target_ms", kP99TargetMs, 0);
-  report.add_text("check", check);
+  report.add_text("check", runs.front().check);
+  if (runs.size() > 1) {
+    std::string nodes;
+    for (std::uint64_t count : options.nodes) nodes += (nodes.empty() ? "" : ",") + std::to_string(count);
+    report.add_text("nodes", nodes);
+    for (std::size_t i = 1; i < runs.size(); ++i) {
+      add_run(report, runs[i]);
+      report.add_text(runs[i].backend.report_prefix + "check", runs[i].check);
+    }
+    add_comparisons(report, runs);
+  }
   std::cout << (options.json ? report.as_json() : report.as_text()) << std::flush;
   return 0;
 }

@@ -12,9 +12,15 @@
 //   incremental   a client that is in sync with a dbfile of 1000 rows, and one in
 //                 sync with a dbfile of M rows, each update one row and sync
 //   package       bytes the push of N rows sent, against gzip of the same rows as CSV
+//   push_acl      the push of N rows by an authenticated user into a dbfile whose ACL
+//                 holds 20 entries, against the same push into one without an ACL
 //
 // Timed figures are the best (minimum) of R repeats; the dbfiles behind the
 // incremental figures are built once, before those repeats, and not timed.
+//
+// With --store, push, pull and the incremental figures are measured again against a
+// server keeping its dbfiles in that PostgreSQL, and each is also reported as a ratio
+// to the SQLite-files figure of the same run.
 #include "bench_util.h"
 #include "items.h"
 #include "subcommands.h"
@@ -30,6 +36,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -49,6 +56,7 @@ constexpr double kPullTarget = 2.0;
 constexpr double kMemoryTargetMb = 200;
 constexpr double kIncrementalTarget = 1.5;
 constexpr double kPackageTarget = 1.2;
+constexpr double kPushAclTarget = 1.2;
 
 // Rows in the small dbfile of the incremental figures.
 constexpr std::uint64_t kSmallDbfileRows = 1000;
@@ -58,14 +66,31 @@ constexpr std::uint64_t kBuildBatchRows = 250000;
 
 constexpr const char *kUpdateSql = "UPDATE items SET balance = ? WHERE id = ?";
 
+// The ACL figure: an internal auth dbfile holding the pushing user, and the number
+// of entries in the ACL of the dbfile pushed to.
+constexpr const char *kAuthDbfile = "bench_users";
+constexpr const char *kPusher = "pusher";
+constexpr const char *kPusherPassword = "pusher-password";
+constexpr int kAclEntries = 20;
+
 struct Options {
   std::uint64_t rows = 100000;
   std::uint64_t big_rows = 1000000;
   std::uint64_t repeats = 3;
   std::string dir;
   std::string server;
+  std::string store;  // postgresql:// URI; empty: SQLite files only
   bool json = false;
 };
+
+// Random lowercase hex digits, for a password and for dbfile names unique to this run.
+std::string random_hex(int digits) {
+  std::random_device source;
+  std::uniform_int_distribution<int> pick(0, 15);
+  std::string text;
+  for (int i = 0; i < digits; ++i) text += "0123456789abcdef"[pick(source)];
+  return text;
+}
 
 // ---------------------------------------------------------------------------
 // Data and checks
@@ -305,6 +330,10 @@ Options parse_options(int argc, char **argv, bool &help_requested) {
     } else if (option == "--server") {
       options.server = args.value();
       if (options.server.empty()) throw UsageError("--server needs a path");
+    } else if (option == "--store") {
+      options.store = args.value();
+      if (options.store.rfind("postgresql://", 0) != 0 && options.store.rfind("postgres://", 0) != 0)
+        throw UsageError("--store needs a postgresql:// URI");
     } else if (option == "--help" || option == "-h") {
       help_requested = true;
     } else {
@@ -341,18 +370,21 @@ Content content_of_ids(std::uint64_t rows) {
 
 // A new, empty client pulls the large dbfile; the peak memory of this process (the
 // client) and of the server is measured from just before the pull.
-void measure_big_pull(const ScratchDir &scratch, ServerProcess &server, std::uint64_t rows, Figures &figures) {
+void measure_big_pull(const ScratchDir &scratch, ServerProcess &server, const std::string &dbfile, std::uint64_t rows,
+                      Figures &figures) {
   const Content expected = content_of_ids(rows);
-  progress("pulling dbfile 'big' into an empty client");
+  progress("pulling dbfile '" + dbfile + "' into an empty client");
   if (!reset_peak_memory(getpid()) || !reset_peak_memory(server.pid()))
     progress("warning: peak memory cannot be reset; the peaks include what came before");
-  figures.big_pull = time_pull(scratch.file("bigpull.db"), server.url(), "big", expected);
+  figures.big_pull = time_pull(scratch.file("bigpull.db"), server.url(), dbfile, expected);
   figures.big_pull_client_peak = peak_memory_bytes(getpid());
   figures.big_pull_server_peak = peak_memory_bytes(server.pid());
 }
 
+// The timed phases against one server. `prefix` goes before every dbfile name: over
+// PostgreSQL, dbfiles of earlier runs may still be there.
 void run_phases(const Options &options, const ScratchDir &scratch, ServerProcess &server,
-                const std::vector<Row> &rows, Figures &figures) {
+                const std::vector<Row> &rows, const std::string &prefix, Figures &figures) {
   const std::string &url = server.url();
   const Content expected = content_of(rows);
 
@@ -360,7 +392,7 @@ void run_phases(const Options &options, const ScratchDir &scratch, ServerProcess
   figures.pull.ms = std::numeric_limits<double>::infinity();
   for (std::uint64_t round = 1; round <= options.repeats; ++round) {
     const std::string label = "round " + std::to_string(round) + "/" + std::to_string(options.repeats) + ": ";
-    const std::string dbfile = "push" + std::to_string(round);
+    const std::string dbfile = prefix + "push" + std::to_string(round);
 
     progress(label + "plain insert");
     figures.plain_insert_ms = std::min(figures.plain_insert_ms, time_plain_insert(scratch.file("plain.db"), rows));
@@ -381,9 +413,9 @@ void run_phases(const Options &options, const ScratchDir &scratch, ServerProcess
 
   if (options.big_rows == 0) return;
   progress("building dbfile 'small' (" + std::to_string(kSmallDbfileRows) + " rows)");
-  SyncedClient small(scratch.file("small.db"), url, "small", kSmallDbfileRows);
+  SyncedClient small(scratch.file("small.db"), url, prefix + "small", kSmallDbfileRows);
   progress("building dbfile 'big' (" + std::to_string(options.big_rows) + " rows)");
-  SyncedClient big(scratch.file("big.db"), url, "big", options.big_rows);
+  SyncedClient big(scratch.file("big.db"), url, prefix + "big", options.big_rows);
   for (std::uint64_t round = 1; round <= options.repeats; ++round) {
     progress("round " + std::to_string(round) + "/" + std::to_string(options.repeats) +
              ": incremental sync, small and big");
@@ -396,24 +428,228 @@ void run_phases(const Options &options, const ScratchDir &scratch, ServerProcess
       figures.incremental_small_ms = std::min(figures.incremental_small_ms, small.update_and_sync(round));
     }
   }
-  measure_big_pull(scratch, server, options.big_rows, figures);
+  measure_big_pull(scratch, server, prefix + "big", options.big_rows, figures);
+}
+
+// ---------------------------------------------------------------------------
+// The cost of an ACL
+// ---------------------------------------------------------------------------
+
+struct AclFigures {
+  double with_acl_ms = std::numeric_limits<double>::infinity();
+  double without_acl_ms = std::numeric_limits<double>::infinity();
+};
+
+const char *const kAuthScheme = "zumero_internal_auth_scheme('bench_users')";
+
+// One ACL entry as SQL values, built with the guide's named constants.
+std::string acl_entry(const std::string &scheme, const std::string &who, const std::string &table,
+                      const std::string &operation, bool allow) {
+  const std::string op = operation == "*" ? "'*'" : "zumero_named_constant('acl_op_" + operation + "')";
+  return "(" + scheme + ", " + who + ", '" + table + "', " + op + ", zumero_named_constant('acl_result_" +
+         (allow ? "allow" : "deny") + "'))";
+}
+
+std::string specific_user(const std::string &name) {
+  return "zumero_named_constant('acl_who_specific_user') || '" + name + "'";
+}
+
+std::string specific_group(const std::string &name) {
+  return "zumero_named_constant('acl_who_specific_group') || '" + name + "'";
+}
+
+// The entries added after the one zumero_define_acl_table makes, kAclEntries in all:
+// the pusher may pull and change items; others are named users, groups (whose
+// membership the server looks up in bench_users), any user of the scheme and anyone,
+// so every kind of `who` is searched.
+std::vector<std::string> acl_entries() {
+  const std::string s = kAuthScheme;
+  const std::string any_user = "zumero_named_constant('acl_who_any_authenticated_user')";
+  const std::string anyone = "zumero_named_constant('acl_who_anyone')";
+  std::vector<std::string> entries = {
+      acl_entry(s, specific_user(kPusher), "", "pull", true),
+      acl_entry(s, specific_user(kPusher), "items", "tbl_add_row", true),
+      acl_entry(s, specific_user(kPusher), "items", "tbl_modify_row", true),
+      acl_entry("''", anyone, "", "pull", false),
+      acl_entry("''", anyone, "*", "tbl_add_row", false),
+      acl_entry("''", anyone, "*", "tbl_modify_row", false),
+      acl_entry(s, any_user, "", "create_table", false),
+      acl_entry(s, any_user, "*", "tbl_add_column", false),
+      acl_entry(s, any_user, "", "add_rule", false),
+      acl_entry(s, any_user, "", "pull", true),
+      acl_entry(s, specific_group("editors"), "items", "tbl_add_row", true),
+      acl_entry(s, specific_group("editors"), "items", "tbl_modify_row", true),
+      acl_entry(s, specific_group("auditors"), "items", "tbl_modify_row", false),
+      acl_entry(s, specific_group("managers"), "", "*", true),
+      acl_entry(s, specific_user("auditor"), "", "*", false),
+  };
+  for (int reader = 1; static_cast<int>(entries.size()) + 1 < kAclEntries; ++reader)
+    entries.push_back(acl_entry(s, specific_user("reader" + std::to_string(reader)), "", "pull", true));
+  return entries;
+}
+
+// The administrator creates the internal auth dbfile holding the pushing user.
+void create_auth_dbfile(const ScratchDir &scratch, const std::string &url, const std::string &admin_password) {
+  Database db(scratch.file("auth.db"), true);
+  const std::string admins = "zumero_internal_auth_scheme('zumero_users_admin')";
+  const std::string any_user = "zumero_named_constant('acl_who_any_authenticated_user')";
+  Statement create(db, "SELECT zumero_internal_auth_create(?1, ?2, ?3, ?4, ?5, ?6, ?7, " + admins + ", " + any_user +
+                           ", " + admins + ", " + any_user + ")");
+  const Credentials admin = Credentials::internal("zumero_users_admin", "admin", admin_password);
+  create.bind(1, std::string_view(url));
+  create.bind(2, std::string_view(kAuthDbfile));
+  create.bind(3, std::string_view(admin.scheme));
+  create.bind(4, std::string_view(admin.user));
+  create.bind(5, std::string_view(admin.password));
+  create.bind(6, std::string_view(kPusher));
+  create.bind(7, std::string_view(kPusherPassword));
+  create.run();
+}
+
+// The pusher creates `dbfile` holding items and one row and, when `with_acl`, the ACL
+// table with kAclEntries entries.
+void create_acl_dbfile(const std::string &path, const std::string &url, const std::string &dbfile,
+                       std::uint64_t seed_id, bool with_acl, const Credentials &pusher) {
+  remove_database_files(path);
+  {
+    Database db(path, true);
+    create_items_table(db, true);
+    Statement insert(db, kItemsInsertSql);
+    bind_row(insert, make_row(static_cast<std::int64_t>(seed_id)));
+    insert.run();
+    if (with_acl) {
+      db.exec("SELECT zumero_define_acl_table('main')");
+      for (const std::string &entry : acl_entries())
+        db.exec("INSERT INTO z_acl (scheme, who, tbl, op, result) VALUES " + entry);
+      if (db.query_int("SELECT count(*) FROM z_acl") != kAclEntries)
+        throw BenchError("the ACL of '" + dbfile + "' does not hold " + std::to_string(kAclEntries) + " entries");
+    }
+    sync_until_done(db, url, dbfile, &pusher);
+  }
+  remove_database_files(path);
+}
+
+// A new client of `dbfile` (pulled as the pusher, not timed) adds `rows` (not timed)
+// and pushes them as the pusher: the time of that sync.
+double time_authenticated_push(const std::string &path, const std::string &url, const std::string &dbfile,
+                               const std::vector<Row> &rows, const Credentials &pusher) {
+  remove_database_files(path);
+  double ms = 0;
+  {
+    Database db(path, true);
+    sync_until_done(db, url, dbfile, &pusher);
+    insert_rows(db, rows);
+    SyncTotals totals = sync_until_done(db, url, dbfile, &pusher);
+    std::int64_t dirty = db.query_int("SELECT count(*) FROM \"t$dirty\"");
+    if (dirty != 0) throw BenchError("after the push to '" + dbfile + "', " + std::to_string(dirty) + " changes are unsynced");
+    if (db.query_int("SELECT count(*) FROM items") != static_cast<std::int64_t>(rows.size()) + 1)
+      throw BenchError("the client of '" + dbfile + "' does not hold the seed row and the pushed rows");
+    ms = totals.ms;
+  }
+  remove_database_files(path);
+  return ms;
+}
+
+// Each round makes two small dbfiles, one with an ACL of kAclEntries entries and one
+// without, and times the same push of every row into each, in alternating order.
+AclFigures measure_acl_push(const Options &options, const ScratchDir &scratch, const std::string &url,
+                            const std::string &admin_password, const std::vector<Row> &rows) {
+  progress("ACL: creating internal auth dbfile '" + std::string(kAuthDbfile) + "'");
+  create_auth_dbfile(scratch, url, admin_password);
+  const Credentials pusher = Credentials::internal(kAuthDbfile, kPusher, kPusherPassword);
+  AclFigures figures;
+  for (std::uint64_t round = 1; round <= options.repeats; ++round) {
+    const std::string label = "round " + std::to_string(round) + "/" + std::to_string(options.repeats) + ": ";
+    const std::string with_acl = "acl" + std::to_string(round);
+    const std::string without_acl = "noacl" + std::to_string(round);
+    create_acl_dbfile(scratch.file("aclcreator.db"), url, with_acl, rows.size() + 1, true, pusher);
+    create_acl_dbfile(scratch.file("aclcreator.db"), url, without_acl, rows.size() + 1, false, pusher);
+    for (bool acl : {round % 2 == 1, round % 2 == 0}) {
+      const std::string &dbfile = acl ? with_acl : without_acl;
+      progress(label + "push to " + dbfile);
+      double ms = time_authenticated_push(scratch.file("aclpush.db"), url, dbfile, rows, pusher);
+      double &best = acl ? figures.with_acl_ms : figures.without_acl_ms;
+      best = std::min(best, ms);
+    }
+  }
+  return figures;
+}
+
+// The timed figures of one server, each name after `prefix`.
+void add_timed_figures(Report &report, const std::string &prefix, const Options &options, const Figures &figures) {
+  report.add_real(prefix + "plain_insert_ms", figures.plain_insert_ms, 1);
+  report.add_real(prefix + "push_ms", figures.push.ms, 1);
+  report.add_int(prefix + "push_calls", figures.push.calls);
+  report.add_int(prefix + "push_net_ms", figures.push.net_ms);
+  report.add_ratio(prefix + "push_ratio", figures.push.ms, figures.plain_insert_ms);
+  report.add_real(prefix + "push_target", kPushTarget, 2);
+  report.add_real(prefix + "pull_ms", figures.pull.ms, 1);
+  report.add_int(prefix + "pull_calls", figures.pull.calls);
+  report.add_int(prefix + "pull_net_ms", figures.pull.net_ms);
+  report.add_int(prefix + "pull_bytes", figures.pull.down_compressed);
+  report.add_ratio(prefix + "pull_ratio", figures.pull.ms, figures.plain_insert_ms);
+  report.add_real(prefix + "pull_target", kPullTarget, 2);
+  if (options.big_rows == 0) return;
+  report.add_real(prefix + "incremental_1k_ms", figures.incremental_small_ms, 1);
+  report.add_real(prefix + "incremental_1m_ms", figures.incremental_big_ms, 1);
+  report.add_ratio(prefix + "incremental_ratio", figures.incremental_big_ms, figures.incremental_small_ms);
+  report.add_real(prefix + "incremental_target", kIncrementalTarget, 2);
+  report.add_real(prefix + "big_pull_ms", figures.big_pull.ms, 1);
+  report.add_int(prefix + "big_pull_calls", figures.big_pull.calls);
+  report.add_real(prefix + "big_pull_client_peak_mb", static_cast<double>(figures.big_pull_client_peak) / 1048576.0, 1);
+  report.add_real(prefix + "big_pull_server_peak_mb", static_cast<double>(figures.big_pull_server_peak) / 1048576.0, 1);
+  report.add_real(prefix + "memory_target_mb", kMemoryTargetMb, 0);
+}
+
+// The PostgreSQL-backed times, each divided by the SQLite-files time of the run.
+void add_store_ratios(Report &report, const Options &options, const Figures &pg, const Figures &files) {
+  report.add_ratio("pg_push_ratio_to_sqlite", pg.push.ms, files.push.ms);
+  report.add_ratio("pg_pull_ratio_to_sqlite", pg.pull.ms, files.pull.ms);
+  if (options.big_rows == 0) return;
+  report.add_ratio("pg_incremental_1k_ratio_to_sqlite", pg.incremental_small_ms, files.incremental_small_ms);
+  report.add_ratio("pg_incremental_1m_ratio_to_sqlite", pg.incremental_big_ms, files.incremental_big_ms);
+  report.add_ratio("pg_big_pull_ratio_to_sqlite", pg.big_pull.ms, files.big_pull.ms);
+}
+
+// Starts a server (SQLite files, or over `settings.store`), runs `work` with it and
+// a scratch directory of its own inside `parent`, and stops it; a failure carries the
+// last lines of the server's log.
+template <typename Work>
+void with_server(const std::string &binary, const ScratchDir &parent, const ServerSettings &settings, Work &&work) {
+  ScratchDir scratch(parent.path().string());
+  progress("starting " + binary + (settings.store.empty() ? " (SQLite files)" : " (PostgreSQL)"));
+  ServerProcess server(binary, scratch.file("server"), scratch.file("server.log"), settings);
+  progress("server at " + server.url());
+  try {
+    work(server, scratch);
+  } catch (const BenchError &error) {
+    throw BenchError(std::string(error.what()) + "\nserver log (last lines):\n" + tail_of_file(server.log_path(), 20));
+  }
+  int status = server.stop();
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    progress("warning: the server did not exit cleanly (wait status " + std::to_string(status) + ")");
 }
 
 }  // namespace
 
 void print_sync_usage(std::ostream &out) {
   out << "usage: zumero-bench sync [--json] [--rows N] [--big-rows M] [--repeats R] [--dir DIR]\n"
-         "                         [--server PATH]\n"
+         "                         [--server PATH] [--store URI]\n"
          "\n"
          "Starts a zumero-server on 127.0.0.1, times push, pull and one-row syncs through\n"
-         "it, compares each with a plain SQLite bulk insert of the same rows, and prints\n"
-         "one 'name value' line per figure.\n"
+         "it, compares each with a plain SQLite bulk insert of the same rows, times the\n"
+         "push into a dbfile with a 20-entry ACL against one without, and prints one\n"
+         "'name value' line per figure.\n"
          "\n"
          "  --json          print the figures as one JSON object instead\n"
          "  --rows N        rows inserted, pushed and pulled (default 100000)\n"
          "  --big-rows M    rows in the large dbfile of the incremental figures\n"
          "                  (default 1000000; 0 skips the incremental figures)\n"
          "  --repeats R     rounds; each timed figure is the best of them (default 3)\n"
+         "  --store URI     also time push, pull and the incremental syncs against a\n"
+         "                  server keeping its dbfiles in this PostgreSQL\n"
+         "                  (postgresql://...), as ratios to the SQLite-files figures;\n"
+         "                  its dbfiles are left there\n"
          "  --dir DIR       where the scratch databases and the server's data go\n"
          "                  (default: system temp dir; removed at the end)\n"
          "  --server PATH   the zumero-server to start (default: the one next to\n"
@@ -436,19 +672,20 @@ int run_sync_bench(int argc, char **argv) {
 
   ScratchDir scratch(options.dir);
   Figures figures;
-  {
-    progress("starting " + server_binary);
-    ServerProcess server(server_binary, scratch.file("server"), scratch.file("server.log"));
-    progress("server at " + server.url());
-    try {
-      run_phases(options, scratch, server, rows, figures);
-    } catch (const BenchError &error) {
-      throw BenchError(std::string(error.what()) + "\nserver log (last lines):\n" +
-                       tail_of_file(server.log_path(), 20));
-    }
-    int status = server.stop();
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-      progress("warning: the server did not exit cleanly (wait status " + std::to_string(status) + ")");
+  AclFigures acl;
+  // The administrator makes the internal auth dbfile of the ACL figure.
+  const std::string admin_password = random_hex(24);
+  with_server(server_binary, scratch, ServerSettings{{"--admin-password", admin_password}, ""},
+              [&](ServerProcess &server, const ScratchDir &files) {
+                run_phases(options, files, server, rows, "", figures);
+                acl = measure_acl_push(options, files, server.url(), admin_password, rows);
+              });
+  Figures pg_figures;
+  if (!options.store.empty()) {
+    with_server(server_binary, scratch, ServerSettings{{}, options.store},
+                [&](ServerProcess &server, const ScratchDir &files) {
+                  run_phases(options, files, server, rows, "zb" + random_hex(8) + "_", pg_figures);
+                });
   }
 
   progress("compressing the rows as CSV");
@@ -464,35 +701,22 @@ int run_sync_bench(int argc, char **argv) {
   report.add_int("big_rows", static_cast<std::int64_t>(options.big_rows));
   report.add_int("repeats", static_cast<std::int64_t>(options.repeats));
   report.add_text("sqlite_version", sqlite3_libversion());
-  report.add_real("plain_insert_ms", figures.plain_insert_ms, 1);
-  report.add_real("push_ms", figures.push.ms, 1);
-  report.add_int("push_calls", figures.push.calls);
-  report.add_int("push_net_ms", figures.push.net_ms);
-  report.add_ratio("push_ratio", figures.push.ms, figures.plain_insert_ms);
-  report.add_real("push_target", kPushTarget, 2);
-  report.add_real("pull_ms", figures.pull.ms, 1);
-  report.add_int("pull_calls", figures.pull.calls);
-  report.add_int("pull_net_ms", figures.pull.net_ms);
-  report.add_int("pull_bytes", figures.pull.down_compressed);
-  report.add_ratio("pull_ratio", figures.pull.ms, figures.plain_insert_ms);
-  report.add_real("pull_target", kPullTarget, 2);
-  if (options.big_rows > 0) {
-    report.add_real("incremental_1k_ms", figures.incremental_small_ms, 1);
-    report.add_real("incremental_1m_ms", figures.incremental_big_ms, 1);
-    report.add_ratio("incremental_ratio", figures.incremental_big_ms, figures.incremental_small_ms);
-    report.add_real("incremental_target", kIncrementalTarget, 2);
-    report.add_real("big_pull_ms", figures.big_pull.ms, 1);
-    report.add_int("big_pull_calls", figures.big_pull.calls);
-    report.add_real("big_pull_client_peak_mb", static_cast<double>(figures.big_pull_client_peak) / 1048576.0, 1);
-    report.add_real("big_pull_server_peak_mb", static_cast<double>(figures.big_pull_server_peak) / 1048576.0, 1);
-    report.add_real("memory_target_mb", kMemoryTargetMb, 0);
-  }
+  add_timed_figures(report, "", options, figures);
   report.add_int("package_bytes", figures.package_bytes);
   report.add_int("package_full_bytes", figures.package_full_bytes);
   report.add_int("csv_bytes", static_cast<std::int64_t>(csv_bytes));
   report.add_int("gzip_csv_bytes", static_cast<std::int64_t>(gzip_csv_bytes));
   report.add_ratio("package_ratio", static_cast<double>(figures.package_bytes), static_cast<double>(gzip_csv_bytes));
   report.add_real("package_target", kPackageTarget, 2);
+  report.add_int("acl_entries", kAclEntries);
+  report.add_real("push_acl_ms", acl.with_acl_ms, 1);
+  report.add_real("push_no_acl_ms", acl.without_acl_ms, 1);
+  report.add_ratio("push_acl_ratio", acl.with_acl_ms, acl.without_acl_ms);
+  report.add_real("push_acl_target", kPushAclTarget, 2);
+  if (!options.store.empty()) {
+    add_timed_figures(report, "pg_", options, pg_figures);
+    add_store_ratios(report, options, pg_figures, figures);
+  }
   std::cout << (options.json ? report.as_json() : report.as_text()) << std::flush;
   return 0;
 }

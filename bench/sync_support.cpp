@@ -66,14 +66,24 @@ bool reset_peak_memory(pid_t pid) {
   return static_cast<bool>(clear);
 }
 
-SyncTotals sync_until_done(Database &db, const std::string &url, const std::string &dbfile) {
-  Statement sync(db, "SELECT zumero_sync('main', ?, ?)");
+Credentials Credentials::internal(const std::string &auth_dbfile, const std::string &user,
+                                  const std::string &password) {
+  return Credentials{"{\"scheme_type\":\"internal\",\"dbfile\":\"" + auth_dbfile + "\"}", user, password};
+}
+
+SyncTotals sync_until_done(Database &db, const std::string &url, const std::string &dbfile, const Credentials *who) {
+  Statement sync(db, who ? "SELECT zumero_sync('main', ?, ?, ?, ?, ?)" : "SELECT zumero_sync('main', ?, ?)");
   SyncTotals totals;
   std::vector<std::string> results;
   Stopwatch clock;
   while (true) {
     sync.bind(1, std::string_view(url));
     sync.bind(2, std::string_view(dbfile));
+    if (who) {
+      sync.bind(3, std::string_view(who->scheme));
+      sync.bind(4, std::string_view(who->user));
+      sync.bind(5, std::string_view(who->password));
+    }
     bool have_row = false;
     try {
       have_row = sync.step();

@@ -33,12 +33,22 @@ std::uint64_t peak_memory_bytes(pid_t pid);
 // clear_refs); false when the kernel does not allow it.
 bool reset_peak_memory(pid_t pid);
 
+// How to start a server beyond its data directory and log.
+struct ServerSettings {
+  // Added after --data-dir DIR --listen 127.0.0.1:0.
+  std::vector<std::string> args;
+  // A postgresql:// URI for --store, handed over as ZUMERO_STORE so that a password in
+  // it stays out of the process list; empty for SQLite files.
+  std::string store;
+};
+
 // A zumero-server child process listening on a free loopback port. Its stderr (the
 // server's log) goes to a file; its stdout is a pipe, whose first line gives the URL.
 // The destructor stops the server if stop() was not called.
 class ServerProcess {
 public:
-  ServerProcess(const std::string &binary, const std::string &data_dir, const std::string &log_path)
+  ServerProcess(const std::string &binary, const std::string &data_dir, const std::string &log_path,
+                const ServerSettings &settings = ServerSettings())
       : log_path_(log_path) {
     if (access(binary.c_str(), X_OK) != 0)
       throw BenchError("cannot run the server " + binary + ": " + std::strerror(errno) +
@@ -53,10 +63,15 @@ public:
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     std::vector<std::string> args = {binary, "--data-dir", data_dir, "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), settings.args.begin(), settings.args.end());
     std::vector<char *> argv;
     for (std::string &arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+    std::vector<std::string> environment = child_environment(settings.store);
+    std::vector<char *> envp;
+    for (std::string &entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     close(pipe_fds[1]);
     if (rc != 0) {
@@ -101,6 +116,16 @@ public:
   }
 
 private:
+  // This process's environment for the server, with ZUMERO_STORE set to `store` (or
+  // removed, so that an inherited one cannot turn a SQLite-files server into another).
+  static std::vector<std::string> child_environment(const std::string &store) {
+    std::vector<std::string> environment;
+    for (char **entry = environ; entry && *entry; ++entry)
+      if (std::string_view(*entry).rfind("ZUMERO_STORE=", 0) != 0) environment.emplace_back(*entry);
+    if (!store.empty()) environment.push_back("ZUMERO_STORE=" + store);
+    return environment;
+  }
+
   // Reads "zumero-server listening on URL" from the server's stdout (at most 30 s).
   std::string read_url() {
     const std::string prefix = "zumero-server listening on ";
@@ -146,8 +171,19 @@ struct SyncTotals {
   std::int64_t net_ms = 0;  // time the client spent waiting on HTTP, as it reports
 };
 
+// Who a sync speaks as: an authentication scheme string, a user and a password.
+struct Credentials {
+  std::string scheme;
+  std::string user;
+  std::string password;
+  // The scheme of an internal auth dbfile, as zumero_internal_auth_scheme(dbfile) makes it.
+  static Credentials internal(const std::string &auth_dbfile, const std::string &user, const std::string &password);
+};
+
 // Calls zumero_sync on `db` until it no longer reports a partial pull, and times
-// the calls. A failed call, or a quarantined package, throws BenchError.
-SyncTotals sync_until_done(Database &db, const std::string &url, const std::string &dbfile);
+// the calls; anonymously, or as `who`. A failed call, or a quarantined package,
+// throws BenchError.
+SyncTotals sync_until_done(Database &db, const std::string &url, const std::string &dbfile,
+                           const Credentials *who = nullptr);
 
 }  // namespace zumero_bench
