@@ -268,6 +268,11 @@ int main(int argc, char **argv) {
                  "Keep dbfiles in PostgreSQL (a postgresql:// URI; environment ZUMERO_STORE) instead of SQLite "
                  "files; several servers may share one; --data-dir then holds this server's disposable copies")
       ->envname("ZUMERO_STORE");
+  app.add_option("--store-connections", config.store_connections,
+                 "With --store: PostgreSQL connections kept open between requests (nodes x this must stay below "
+                 "PostgreSQL's max_connections)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(10000)))
+      ->capture_default_str();
   std::string backup_dir, backup_interval = "0";
   app.add_option("--backup-dir", backup_dir, "Directory for scheduled online backups of every dbfile");
   app.add_option("--backup-interval", backup_interval,

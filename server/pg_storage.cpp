@@ -214,8 +214,8 @@ private:
 
 class PgStorage : public Storage {
 public:
-  PgStorage(std::string conninfo, fs::path cache_dir)
-      : pool_(std::move(conninfo)), cache_dir_(std::move(cache_dir)), copies_(cache_dir_ / "copies") {}
+  PgStorage(std::string conninfo, fs::path cache_dir, std::size_t connections)
+      : pool_(std::move(conninfo), connections), cache_dir_(std::move(cache_dir)), copies_(cache_dir_ / "copies") {}
 
   void open() override {
     // Copies are disposable: a restarted node rebuilds each from PostgreSQL when first used.
@@ -474,8 +474,9 @@ void PgWriteSession::commit() {
 
 }  // namespace
 
-std::unique_ptr<Storage> make_postgresql_storage(const std::string &conninfo, const fs::path &cache_dir) {
-  return std::make_unique<PgStorage>(conninfo, cache_dir);
+std::unique_ptr<Storage> make_postgresql_storage(const std::string &conninfo, const fs::path &cache_dir,
+                                                 std::size_t connections) {
+  return std::make_unique<PgStorage>(conninfo, cache_dir, connections);
 }
 
 }  // namespace zumero::server

@@ -69,6 +69,10 @@ struct ServerConfig {
   // Where dbfiles live: empty for SQLite files under data_dir, or a postgresql://
   // connection URI (data_dir then holds this node's disposable copies).
   std::string store;
+  // PostgreSQL connections a node keeps open between requests. Connections beyond it
+  // are opened for a request and closed after; nodes x this must stay below
+  // PostgreSQL's max_connections.
+  std::size_t store_connections = 24;
 
   // Scheduled online backups: every backup_interval seconds (0: none) into
   // backup_dir, keeping the newest backup_keep copies of each dbfile.

@@ -67,7 +67,9 @@ public:
 // The default backend: one SQLite file per dbfile under the data directory.
 std::unique_ptr<Storage> make_sqlite_file_storage(const std::filesystem::path &data_dir);
 // PostgreSQL at `conninfo` holds every dbfile; `cache_dir` keeps this node's copies.
-std::unique_ptr<Storage> make_postgresql_storage(const std::string &conninfo, const std::filesystem::path &cache_dir);
+// It keeps up to `connections` connections to PostgreSQL open between requests.
+std::unique_ptr<Storage> make_postgresql_storage(const std::string &conninfo, const std::filesystem::path &cache_dir,
+                                                 std::size_t connections);
 
 
 }  // namespace zumero::server

@@ -91,7 +91,7 @@ void check_base(sqlite3 *db, std::int64_t base, const std::optional<std::string>
 }
 
 std::unique_ptr<Storage> make_storage(const ServerConfig &config) {
-  if (!config.store.empty()) return make_postgresql_storage(config.store, config.data_dir);
+  if (!config.store.empty()) return make_postgresql_storage(config.store, config.data_dir, config.store_connections);
   return make_sqlite_file_storage(config.data_dir);
 }
 
