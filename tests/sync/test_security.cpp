@@ -122,7 +122,7 @@ std::string error_identifier(const zumero::HttpResponse &response) {
 // 1. Authentication (7.1)
 // ============================================================================================
 
-TEST_CASE("Authentication: bad schemes, unknown users, wrong passwords; none is anonymous", "[sync][security]") {
+TEST_CASE("Authentication: bad schemes, unknown users, wrong passwords: none is anonymous", "[sync][security]") {
   Fixture f;
   f.create_team({"owner", "alice"});
   f.create_public();
@@ -851,7 +851,7 @@ TEST_CASE("ACL search order: between equally specific entries deny wins", "[sync
   CHECK(f.pull_error("anyone_ties", alice()) == kDenied);
 }
 
-TEST_CASE("ACL defaults: created by an authenticated user, only that identity; by anonymous, anyone",
+TEST_CASE("ACL defaults: created by an authenticated user, only that identity, by anonymous anyone",
           "[sync][security]") {
   Fixture f;
   f.create_team({"owner", "alice", "bob"});
@@ -885,7 +885,7 @@ TEST_CASE("ACL defaults: created by an authenticated user, only that identity; b
   }
 }
 
-TEST_CASE("ACL: the ACL protects itself; tbl '*' opens it", "[sync][security]") {
+TEST_CASE("ACL: the ACL protects itself, and tbl '*' opens it", "[sync][security]") {
   Fixture f;
   f.create_team({"owner", "alice", "bob", "carol"});
   const Entry open_pull = entry(kNoScheme, kAnyone, "pull", true);
