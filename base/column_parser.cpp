@@ -15,6 +15,12 @@ std::string name_from(TokenCursor &cursor) {
   return name;
 }
 
+std::string collation_from(TokenCursor &cursor) {
+  std::string name = name_from(cursor);
+  if (!is_builtin_collation(name)) fail("invalid_argument");
+  return name;
+}
+
 void refuse_conflict_clause(const TokenCursor &cursor) {
   if (cursor.is_word("ON") && cursor.is_word("CONFLICT", 1)) fail("conflict_clauses_unsupported");
 }
@@ -82,7 +88,7 @@ void read_column_constraints(TokenCursor &cursor, ColumnDefinition &column) {
       column.default_value = parse_default_value(cursor);
     } else if (cursor.accept_word("COLLATE")) {
       if (!column.collation.empty()) fail("syntax_error");
-      column.collation = name_from(cursor);
+      column.collation = collation_from(cursor);
     } else if (cursor.accept_word("REFERENCES")) {
       if (column.reference) fail("syntax_error");
       column.reference = read_reference(cursor);
@@ -107,7 +113,7 @@ std::vector<IndexedColumn> read_indexed_columns(TokenCursor &cursor) {
   do {
     IndexedColumn column;
     column.name = name_from(cursor);
-    if (cursor.accept_word("COLLATE")) column.collation = name_from(cursor);
+    if (cursor.accept_word("COLLATE")) column.collation = collation_from(cursor);
     if (cursor.accept_word("DESC")) column.descending = true;
     else cursor.accept_word("ASC");
     columns.push_back(std::move(column));
@@ -161,10 +167,27 @@ void check_references(const TableDefinition &table, const Expression &expression
     if (table.column_index(name) < 0) fail("invalid_argument");
 }
 
+void check_text_size(size_t bytes) {
+  if (bytes > kMaxDefinitionBytes) fail("invalid_argument");
+}
+
+size_t expression_pieces(const TableDefinition &table) {
+  size_t pieces = 0;
+  for (const ColumnDefinition &column : table.columns) {
+    pieces += column.default_value.pieces().size();
+    for (const CheckConstraint &check : column.checks) pieces += check.expression.pieces().size();
+  }
+  for (const TableConstraint &constraint : table.constraints) {
+    pieces += constraint.check.pieces().size();
+  }
+  return pieces;
+}
+
 // Checks the definition as a whole and finds its INTEGER PRIMARY KEY.
 void finish(TableDefinition &table) {
   if (table.columns.empty()) fail("syntax_error");
   if (table.columns.size() > kMaxColumns) fail("invalid_argument");
+  if (expression_pieces(table) > kMaxDefinitionPieces) fail("invalid_argument");
   table.integer_primary_key = -1;
   table.renumber_on_sync = true;
   int primary_keys = 0;
@@ -333,6 +356,7 @@ void validate_table_name(const std::string &name) {
 }
 
 ColumnDefinition parse_column_definition(const std::string &text) {
+  check_text_size(text.size());
   std::vector<Token> tokens = tokenize_sql(text);
   TokenCursor cursor(tokens);
   ColumnDefinition column = read_column(cursor);
@@ -341,6 +365,9 @@ ColumnDefinition parse_column_definition(const std::string &text) {
 
 TableDefinition parse_table_definition(const std::vector<std::string> &arguments) {
   TableDefinition table;
+  size_t bytes = 0;
+  for (const std::string &argument : arguments) bytes += argument.size();
+  check_text_size(bytes);
   for (size_t i = 0; i < arguments.size(); ++i) {
     std::vector<Token> tokens = tokenize_sql(arguments[i]);
     TokenCursor cursor(tokens);
@@ -358,6 +385,7 @@ TableDefinition add_column(const TableDefinition &table, const ColumnDefinition 
 }
 
 CreateTableStatement parse_create_table(const std::string &sql) {
+  check_text_size(sql.size());
   std::vector<Token> tokens = tokenize_sql(sql);
   TokenCursor cursor(tokens);
   cursor.expect_word("CREATE");

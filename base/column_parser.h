@@ -27,7 +27,8 @@
 //   invalid_argument              names that are empty, longer than kMaxNameBytes or hold
 //                                 NUL; column names used twice (case-insensitively) or
 //                                 reserved (is_reserved_column_name); more than kMaxColumns
-//                                 columns; constraints naming unknown columns; every
+//                                 columns, kMaxDefinitionBytes of text or
+//                                 kMaxDefinitionPieces expression pieces; constraints naming unknown columns; every
 //                                 expression construct expression.h refuses
 // validate_table_name adds the rules for table names (no_dollar_sign_in_table_name,
 // invalid_argument). Parsing has no state outside its arguments and throws only
@@ -43,6 +44,10 @@ namespace zumero {
 
 // SQLite allows 2000 columns; z$old$T adds five, and headroom is kept for added columns.
 constexpr size_t kMaxColumns = 1000;
+// A definition's text, and the pieces of all its expressions together, are bounded so
+// that a few bytes on the wire cannot make SQLite parse megabytes of schema.
+constexpr size_t kMaxDefinitionBytes = 256 * 1024;
+constexpr size_t kMaxDefinitionPieces = 50000;
 
 struct ForeignKeyReference {
   std::string table;                 // the zumero table referenced

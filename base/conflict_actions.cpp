@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "base/conflict_actions.h"
 
 #include <nlohmann/json.hpp>
@@ -15,7 +16,7 @@ std::string RuleDetail::json() const {
 }
 
 std::optional<RuleDetail> parse_rule_detail(const std::string &kind, const std::string &detail_json) {
-  nlohmann::json detail = nlohmann::json::parse(detail_json, nullptr, false);
+  nlohmann::json detail = parse_json(detail_json);
   if (!detail.is_object() || !detail.contains("action") || !detail["action"].is_number_integer()) return std::nullopt;
   RuleDetail rule;
   rule.action = detail["action"].get<std::int64_t>();

@@ -1,5 +1,8 @@
 #include "base/expression.h"
 
+#include <cctype>
+#include <cstring>
+
 #include <algorithm>
 
 #include "base/sql.h"
@@ -17,6 +20,8 @@ const std::string_view kAllowedFunctions[] = {
     "unicode", "unlikely", "upper", "zeroblob",
     // date and time
     "date", "time", "datetime", "julianday", "strftime", "unixepoch",
+    // CURRENT_DATE, CURRENT_TIME and CURRENT_TIMESTAMP, as SQLite's authorizer names them
+    "current_date", "current_time", "current_timestamp",
     // math
     "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh",
     "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power", "radians",
@@ -250,6 +255,7 @@ private:
       keyword("COLLATE");
       std::string name = cursor_.identifier();
       check_name(name);
+      if (!is_builtin_collation(name)) fail("invalid_argument");
       emit(Expression::Kind::Collation, name);
     }
   }
@@ -339,6 +345,7 @@ private:
     if (first.kind == TokenKind::Operator && first.text == "*") fail("invalid_argument");
     if (first.kind == TokenKind::Word && iequals(first.text, "ALL")) fail("invalid_argument");
     refuse_construct(first);
+    if (name == "printf" || name == "format") check_format(first);
     if (!cursor_.is_operator(")")) {
       disjunction();
       while (cursor_.accept_operator(",")) {
@@ -349,6 +356,23 @@ private:
     close_parenthesis();
     leave();
     refuse_construct(cursor_.peek());  // FILTER (...), OVER (...)
+  }
+
+  // printf and format cut a result at SQLite's length limit instead of failing, so a
+  // width or precision could fill a row with megabytes from a few bytes of definition:
+  // the format must be a literal, and its widths and precisions small numbers.
+  static void check_format(const Token &format) {
+    if (format.kind != TokenKind::String) fail("invalid_argument");
+    const std::string &text = format.text;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '%') continue;
+      std::size_t digits = 0;
+      for (++i; i < text.size() && std::strchr("-+ #0123456789.*,!l", text[i]); ++i) {
+        if (text[i] == '*') fail("invalid_argument");
+        digits = std::isdigit(static_cast<unsigned char>(text[i])) ? digits + 1 : 0;
+        if (digits > 3) fail("invalid_argument");
+      }
+    }
   }
 
   void case_expression() {
@@ -480,6 +504,10 @@ std::string parse_type_name(TokenCursor &cursor) {
   if (cursor.accept_operator(",")) type += ", " + type_argument(cursor);
   cursor.expect_operator(")");
   return type + ")";
+}
+
+bool is_builtin_collation(std::string_view name) {
+  return iequals(name, "BINARY") || iequals(name, "NOCASE") || iequals(name, "RTRIM");
 }
 
 bool is_allowed_function(std::string_view lower_name) {

@@ -72,5 +72,8 @@ std::string parse_type_name(TokenCursor &cursor);
 
 // True for the built-in scalar functions expressions may call (name in lower case).
 bool is_allowed_function(std::string_view lower_name);
+// BINARY, NOCASE and RTRIM, in any case: the collations every SQLite (the server's and
+// every client's) has. Others are refused with invalid_argument.
+bool is_builtin_collation(std::string_view name);
 
 }  // namespace zumero

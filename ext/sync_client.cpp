@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "ext/sync_client.h"
 
 #include <nlohmann/json.hpp>
@@ -201,7 +202,8 @@ std::optional<json> SyncRun::push_pending() {
   std::vector<std::string> parts = state_.staged("push");
   std::string reply_header, reply;
   if (!send_parts(*pending, parts, reply_header, reply)) return std::nullopt;
-  json answer = json::parse(reply_header);
+  json answer = parse_json(reply_header);
+  if (!answer.is_object() || !answer.contains("version")) fail("http_other");
   json pull = {{"L", pending->value("L", 0)}, {"S", pending->value("S", 0)},
                {"exclude", answer.at("version").get<std::int64_t>()},
                {"exclude_token", answer.value("token", "")}, {"replied", true}};
@@ -228,7 +230,7 @@ bool SyncRun::send_parts(json &pending, std::vector<std::string> &parts, std::st
     for (size_t i = 0; i < parts.size() && !retry; ++i) {
       request["part"] = i + 1;
       HttpResponse response = post("/push", request, parts[i], true);
-      json error = json::parse(response.body, nullptr, false);
+      json error = parse_json(response.body);
       std::string identifier = error.is_object() ? error.value("error", "") : "";
       if (response.status == 409 && identifier == "history_diverged") throw HistoryDiverged{};
       if (response.status == 409 && identifier == "client_identity_reused") {
@@ -292,7 +294,7 @@ SyncRun::RoundEnd SyncRun::pull(const json &pulling) {
   request["cursor"] = pulling.contains("cursor") ? pulling["cursor"] : json(nullptr);
   request["history"] = !options_.without_history;
   HttpResponse response = post("/pull", request, std::string(), false);
-  json error = json::parse(response.body, nullptr, false);
+  json error = parse_json(response.body);
   if (response.status == 409 && error.is_object() && error.value("error", "") == "history_diverged")
     throw HistoryDiverged{};
   if (response.status == 304) {
@@ -316,7 +318,7 @@ SyncRun::RoundEnd SyncRun::pull(const json &pulling) {
   std::size_t full = 0;
   sync::Envelope part = sync::open_envelope(response.body, kMaxReplyPayload, &full);
   stats_.down_full += full;
-  json answer = json::parse(part.header_json);
+  json answer = parse_json(part.header_json);
   if (!answer.is_object()) fail("http_other");
   if (answer.value("missing", false)) {
     // No such dbfile: fine for a client that never synced; the history is gone otherwise.
@@ -392,7 +394,8 @@ void SyncRun::recover() {
   request["versions"] = versions;
   HttpResponse response = post("/versions", request, std::string(), false);
   if (response.status != 200) refused(response);
-  json answer = json::parse(sync::open_envelope(response.body, kMaxReplyPayload).header_json);
+  json answer = parse_json(sync::open_envelope(response.body, kMaxReplyPayload).header_json);
+  if (!answer.is_object()) fail("http_other");
   std::int64_t common = answer.value("missing", false) ? 0 : answer.value("common", std::int64_t{0});
   std::string token = answer.value("missing", false) ? std::string() : answer.value("token", "");
   if (common > state_.base()) common = state_.base();
@@ -471,7 +474,7 @@ void check_server_url(const std::string &url) {
 }
 
 void throw_http_error(ConnectionState &connection, long status, const std::string &body) {
-  json error = json::parse(body, nullptr, false);
+  json error = parse_json(body);
   std::string identifier = error.is_object() ? error.value("error", "") : "";
   connection.last_error_details =
       error.is_object() && error.contains("details") ? error["details"].dump() : std::string();

@@ -3,6 +3,7 @@
 // (JSON) of the last failed sync on this connection.
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "ext/functions.h"
 #include "ext/sync_client.h"
 #include "sync/http_client.h"
@@ -92,7 +93,7 @@ void storage_usage(sqlite3_context *context, int, sqlite3_value **argv) {
     HttpResponse response = http_post(url, "/storage_usage", body, "application/x-zumero");
     if (response.status != 200) throw_http_error(connection_of(context), response.status, response.body);
     nlohmann::json reply =
-        nlohmann::json::parse(sync::open_envelope(response.body, std::size_t(64) << 20).header_json, nullptr, false);
+        parse_json(sync::open_envelope(response.body, std::size_t(64) << 20).header_json);
     if (!reply.is_object() || !reply.value("dbfiles", nlohmann::json()).is_array()) fail("http_other");
     exec(db, "CREATE TEMP TABLE " + quote_identifier(table) + " (dbfile TEXT, size INTEGER)");
     Statement insert(db, "INSERT INTO temp." + quote_identifier(table) + " (dbfile, size) VALUES (?1, ?2)");

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages zumero needs to build, test and run, if any are missing.
+# Installs the Debian packages zumero needs to build, test and run, if any are missing,
+# plus any packages named as arguments (scripts/fuzz.sh adds clang and its runtimes).
 set -euo pipefail
 packages=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libcurl4-openssl-dev
           nlohmann-json3-dev zlib1g-dev catch2 libcpp-httplib-dev libssl-dev libgit2-dev
-          libcrypt-dev libcli11-dev libsodium-dev libpq-dev postgresql python3 openssl curl)
+          libcrypt-dev libcli11-dev libsodium-dev libpq-dev postgresql python3 openssl curl "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "server/access_control.h"
 
 #include <nlohmann/json.hpp>
@@ -30,7 +31,7 @@ AccessList AccessList::load(sqlite3 *db) {
   if (has_housekeeping(db, "main")) {
     Statement creator(db, "SELECT value FROM \"t$sync\" WHERE key = 'creator'");
     if (creator.step()) {
-      nlohmann::json who = nlohmann::json::parse(creator.column_text(0), nullptr, false);
+      nlohmann::json who = parse_json(creator.column_text(0));
       if (who.is_object()) list.creator_ = Identity{who.value("scheme", ""), who.value("user", "")};
     }
   }

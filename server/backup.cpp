@@ -70,6 +70,7 @@ int BackupScheduler::run_once() {
     }
   }
   last_backup_ = static_cast<std::int64_t>(std::time(nullptr));
+  if (settings_.on_complete) settings_.on_complete(last_backup_);
   log_info("backed up ", copied, " dbfiles into ", settings_.directory.string());
   return copied;
 }

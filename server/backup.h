@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include <functional>
+
 #include "server/storage.h"
 
 namespace zumero::server {
@@ -26,6 +28,8 @@ struct BackupSettings {
   std::filesystem::path directory;
   std::chrono::seconds interval{0};
   int keep = 7;
+  // Told the Unix time of every complete round of backups.
+  std::function<void(std::int64_t)> on_complete;
 };
 
 class BackupScheduler {

@@ -115,6 +115,8 @@ void ConnectionStream::begin_head(Clock::time_point deadline) {
   failure_ = Failure::none;
   head_deadline_ = deadline;
   head_bytes_ = 0;
+  bytes_received_ = 0;
+  bytes_sent_ = 0;
   responded_ = false;
 }
 
@@ -183,7 +185,10 @@ ssize_t ConnectionStream::read(char *ptr, size_t size) {
     ssize_t received;
     if (size >= buffer_.size()) {
       received = receive(ptr, size, read_deadline());
-      if (received > 0) (phase_ == Phase::head ? head_bytes_ : body_bytes_) += static_cast<std::size_t>(received);
+      if (received > 0) {
+        (phase_ == Phase::head ? head_bytes_ : body_bytes_) += static_cast<std::size_t>(received);
+        bytes_received_ += static_cast<std::size_t>(received);
+      }
       return received;
     }
     received = receive(buffer_.data(), buffer_.size(), read_deadline());
@@ -195,6 +200,7 @@ ssize_t ConnectionStream::read(char *ptr, size_t size) {
   std::memcpy(ptr, buffer_.data() + buffer_begin_, count);
   buffer_begin_ += count;
   (phase_ == Phase::head ? head_bytes_ : body_bytes_) += count;
+  bytes_received_ += count;
   return static_cast<ssize_t>(count);
 }
 
@@ -230,6 +236,7 @@ ssize_t ConnectionStream::write(const char *ptr, size_t size) {
       if (!await(POLLOUT, deadline)) return -1;
     }
   }
+  bytes_sent_ += size;
   return static_cast<ssize_t>(size);
 }
 

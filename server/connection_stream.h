@@ -58,6 +58,9 @@ public:
   std::size_t head_bytes() const { return head_bytes_; }
   // Whether anything was written since begin_head().
   bool responded() const { return responded_; }
+  // Bytes read and written since begin_head() (after TLS decryption, before encryption).
+  std::size_t bytes_received() const { return bytes_received_; }
+  std::size_t bytes_sent() const { return bytes_sent_; }
 
   // Ends the connection (the socket stays open). Sends TLS close_notify. With `linger`,
   // half-closes and discards what the client still sends for a short while, so that a
@@ -96,6 +99,8 @@ private:
   Clock::time_point body_start_{};
   std::size_t head_bytes_ = 0;
   std::size_t body_bytes_ = 0;
+  std::size_t bytes_received_ = 0;
+  std::size_t bytes_sent_ = 0;
   bool responded_ = false;
 };
 

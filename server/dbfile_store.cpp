@@ -7,6 +7,8 @@
 #include "sync/protocol.h"
 
 #include <algorithm>
+#include <atomic>
+#include <climits>
 
 namespace zumero::server {
 namespace {
@@ -23,12 +25,16 @@ std::string random_token() {
   return token;
 }
 
+std::atomic<int> value_limit{16 * 1024 * 1024};
+
 void remove_files(const std::filesystem::path &file) {
   std::error_code ignored;
   for (const char *suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(file.string() + suffix, ignored);
 }
 
 }  // namespace
+
+void set_value_limit(std::size_t bytes) { value_limit = static_cast<int>(std::min<std::size_t>(bytes, INT_MAX)); }
 
 Connection::Connection(const std::filesystem::path &path, bool create, bool wal) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
@@ -39,6 +45,7 @@ Connection::Connection(const std::filesystem::path &path, bool create, bool wal)
       throw Error(rc, db_ ? sqlite3_errmsg(db_) : "cannot open dbfile");
     }
     sqlite3_busy_timeout(db_, 30000);
+    sqlite3_limit(db_, SQLITE_LIMIT_LENGTH, value_limit.load());
     rc = zumero_register(db_);
     if (rc != SQLITE_OK) throw Error(rc, "cannot register zumero on a dbfile");
     exec(db_, wal ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"

@@ -30,6 +30,11 @@ private:
   sqlite3 *db_ = nullptr;
 };
 
+// The largest string, blob or row any dbfile connection may make (SQLITE_LIMIT_LENGTH):
+// a definition such as DEFAULT (zeroblob(1e9)) fails with SQLITE_TOOBIG instead of
+// taking the memory. The service sets it to the largest payload it accepts.
+void set_value_limit(std::size_t bytes);
+
 class DbfileStore;
 
 // A connection borrowed from the store; goes back to its pool when destroyed, unless

@@ -3,6 +3,7 @@
 #include "server/connection_pool.h"
 #include "server/connection_stream.h"
 #include "server/logging.h"
+#include "server/metrics.h"
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,7 @@ struct ConnectionSettings {
   Clock::duration keep_alive_timeout;
   ConnectionStream::Limits stream;
   double header_timeout_seconds;
+  Metrics *metrics = nullptr;  // counts the answers httplib never sees
 };
 
 ConnectionSettings connection_settings(const ServerConfig &config) {
@@ -214,6 +216,11 @@ struct ConnectionState {
   // The request was not read to its end: drain a little before closing so that the
   // answer is not lost to a TCP reset.
   bool linger = false;
+  // The current request: when its first byte arrived, and what the service said about
+  // it (for the status page).
+  Clock::time_point request_start{};
+  std::string dbfile{};
+  std::string user{};
 };
 
 thread_local ConnectionState *current_connection = nullptr;
@@ -255,6 +262,42 @@ void write_direct_error(ConnectionStream &stream, int status, const std::string 
   stream.write(answer.data(), answer.size());
 }
 
+// The fields of a JSON error body, for the list of recent errors.
+void read_error_body(const std::string &body, Metrics::RequestRecord &record) {
+  constexpr std::size_t kMaxField = 300;
+  if (body.empty() || body.size() > 64 * 1024 || body.front() != '{') return;
+  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
+  if (!parsed.is_object()) return;
+  if (parsed.contains("error") && parsed["error"].is_string())
+    record.error = parsed["error"].get<std::string>().substr(0, kMaxField);
+  if (parsed.contains("message") && parsed["message"].is_string())
+    record.message = parsed["message"].get<std::string>().substr(0, kMaxField);
+}
+
+// Counts one answer once it is sent.
+void record_answer(Metrics &metrics, const std::string &method, const std::string &path, int status,
+                   const std::string &remote_address, const std::string &body) {
+  Metrics::RequestRecord record;
+  record.time = std::chrono::system_clock::now();
+  record.method = method.empty() ? "-" : method;
+  record.path = printable_path(path);
+  record.status = status;
+  record.remote_address = remote_address;
+  if (ConnectionState *state = current_connection) {
+    record.seconds = std::chrono::duration<double>(Clock::now() - state->request_start).count();
+    record.bytes_in = state->stream.bytes_received();
+    record.bytes_out = state->stream.bytes_sent();
+    record.dbfile = state->dbfile;
+    record.user = state->user;
+    if (record.remote_address.empty()) {
+      int port = 0;
+      state->stream.get_remote_ip_and_port(record.remote_address, port);
+    }
+  }
+  if (status >= 400) read_error_body(body, record);
+  metrics.record_request(std::move(record));
+}
+
 std::string head_timeout_message(const ConnectionSettings &settings) {
   std::ostringstream text;
   text << "request headers not received within " << settings.header_timeout_seconds << " s";
@@ -273,10 +316,14 @@ void answer_failed_head(ConnectionState &state, const ConnectionSettings &settin
     log_debug("closing the connection from ", peer, ": ", head_timeout_message(settings));
     write_direct_error(stream, 408, head_timeout_message(settings));
     state.linger = true;
+    if (settings.metrics)
+      record_answer(*settings.metrics, "", "", 408, peer, json_error_body("http_408", head_timeout_message(settings)));
   } else if (stream.failure() == ConnectionStream::Failure::head_too_large) {
     log_debug("closing the connection from ", peer, ": request head larger than ", kMaxHeadBytes, " bytes");
-    write_direct_error(stream, 431, "request head larger than " + std::to_string(kMaxHeadBytes) + " bytes");
+    std::string message = "request head larger than " + std::to_string(kMaxHeadBytes) + " bytes";
+    write_direct_error(stream, 431, message);
     state.linger = true;
+    if (settings.metrics) record_answer(*settings.metrics, "", "", 431, peer, json_error_body("http_431", message));
   }
 }
 
@@ -326,6 +373,9 @@ void serve_connection(int fd, SSL_CTX *tls, ConnectionPool &pool, const Connecti
   for (;;) {
     auto request_deadline = first ? first_head_deadline : Clock::now() + settings.keep_alive_timeout;
     if (!stream.wait_for_request(request_deadline)) break;
+    state.request_start = Clock::now();
+    state.dbfile.clear();
+    state.user.clear();
     stream.begin_head(first ? first_head_deadline : Clock::now() + settings.header_timeout);
     first = false;
 
@@ -385,11 +435,128 @@ private:
   ConnectionPool &pool_;
 };
 
+// Reads the whole body, at most max_body bytes once decoded. On failure the response
+// is already filled in, the connection is to be closed, and false is returned.
+bool read_body(std::size_t max_body, const httplib::Request &req, httplib::Response &res,
+               const httplib::ContentReader &reader, std::string &body) {
+  // The envelope carries its own bounded compression; a compressed HTTP body would be
+  // inflated by the HTTP library before any limit applies.
+  std::string encoding = req.get_header_value("Content-Encoding");
+  if (!encoding.empty() && encoding != "identity") {
+    close_unread_connection();
+    log_info("refused ", request_label(req), ": Content-Encoding ", encoding.substr(0, 32));
+    set_json_error(res, 415, "Content-Encoding is not accepted: send the envelope as it is");
+    return false;
+  }
+  auto declared = parse_content_length(req.get_header_value("Content-Length"));
+  if (declared && *declared <= max_body) body.reserve(static_cast<std::size_t>(*declared));
+  bool too_large = false;
+  bool ok = reader([&](const char *data, std::size_t length) {
+    if (length > max_body - body.size()) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  if (ok && !too_large) return true;
+  close_unread_connection();
+  std::string().swap(body);
+  if (too_large || res.status == 413) {
+    log_info("refused ", request_label(req), ": body larger than ", max_body, " bytes");
+    set_json_error(res, 413, "request body larger than " + std::to_string(max_body) + " bytes");
+  } else if (current_connection && current_connection->stream.failure() == ConnectionStream::Failure::timed_out) {
+    set_json_error(res, 408, "request body not received in time");
+  } else {
+    set_json_error(res, 400, "could not read the request body");
+  }
+  return false;
+}
+
+// Answers with what `handler` returns, turning any exception into a 500.
+void answer_with(const httplib::Request &req, httplib::Response &res, const Request &request,
+                 const std::function<Response(const Request &)> &handler) {
+  Response response;
+  try {
+    response = handler(request);
+  } catch (...) {
+    std::string id = new_error_id();
+    log_error("error id ", id, ": ", request_label(req), " failed: ", describe_exception(std::current_exception()));
+    set_internal_error(res, id);
+    return;
+  }
+  if (response.status < 100 || response.status > 599) {
+    std::string id = new_error_id();
+    log_error("error id ", id, ": ", request_label(req), ": the service answered with invalid HTTP status ",
+              response.status);
+    set_internal_error(res, id);
+    return;
+  }
+  res.status = response.status;
+  for (auto &[name, value] : response.headers) res.set_header(name.c_str(), value);
+  res.set_content(std::move(response.body), response.content_type);
+  if (current_connection) {
+    current_connection->dbfile = std::move(response.dbfile);
+    current_connection->user = std::move(response.user);
+  }
+}
+
+// A GET request for the service (/metrics, /status).
+Request get_request(const httplib::Request &req, bool private_listener) {
+  Request request;
+  request.method = "GET";
+  request.path = req.path;
+  request.remote_address = req.remote_addr;
+  request.authorization = req.get_header_value("Authorization");
+  request.private_listener = private_listener;
+  return request;
+}
+
+// Stops a server once its accept loop runs (httplib's stop() does nothing before),
+// unless `finished` says it has returned already.
+void stop_when_running(httplib::Server &http, ConnectionPool &pool, const std::atomic<bool> &finished) {
+  while (!finished && !http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (finished) return;
+  http.stop();
+  pool.stop_connections();
+}
+
+// The listening socket: SO_REUSEADDR without httplib's SO_REUSEPORT, with which a
+// second server on the same port starts without complaint and takes half of the
+// first one's connections.
+void set_listen_socket_options(httplib::Server &http) {
+  http.set_socket_options([](socket_t sock) {
+    int on = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  });
+}
+
+// Binds `http` to host:port (0: any free port); returns the port bound.
+int bind_listener(httplib::Server &http, const std::string &host, int port) {
+  if (port == 0) {
+    port = http.bind_to_any_port(host);
+    if (port <= 0) throw std::runtime_error("cannot listen on " + host + ":0");
+  } else if (!http.bind_to_port(host, port)) {
+    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
+  }
+  return port;
+}
+
+std::string url_of(bool tls, std::string host, int port) {
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return std::string(tls ? "https" : "http") + "://" + host + ":" + std::to_string(port);
+}
+
+// Connections the metrics listener serves at once.
+constexpr std::size_t kMetricsConnections = 16;
+
 }  // namespace
 
-HttpServer::HttpServer(ServerConfig &config, Service &service)
-    : config_(config), service_(service), pool_(std::make_unique<ConnectionPool>(config.max_connections)) {
+HttpServer::HttpServer(ServerConfig &config, Service &service, Metrics &metrics)
+    : config_(config), service_(service), metrics_(metrics),
+      pool_(std::make_unique<ConnectionPool>(config.max_connections)) {
   ConnectionSettings settings = connection_settings(config_);
+  settings.metrics = &metrics_;
   if (config_.tls()) {
     auto tls = std::make_unique<GuardedServer<httplib::SSLServer>>(
         *pool_, settings, config_.tls_cert_file.c_str(), config_.tls_key_file.c_str());
@@ -411,85 +578,54 @@ HttpServer::HttpServer(ServerConfig &config, Service &service)
   // Replies leave in more than one write; without TCP_NODELAY each sync request waits
   // on delayed acknowledgements.
   http_->set_tcp_nodelay(true);
-  // httplib's default adds SO_REUSEPORT, with which a second server on the same port
-  // starts without complaint and takes half of the first one's connections.
-  http_->set_socket_options([](socket_t sock) {
-    int on = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  });
+  set_listen_socket_options(*http_);
   install_routes();
+
+  if (config_.metrics_listener()) {
+    metrics_pool_ = std::make_unique<ConnectionPool>(kMetricsConnections);
+    auto plain = std::make_unique<GuardedServer<httplib::Server>>(*metrics_pool_, settings);
+    widen_metrics_backlog_ = [server = plain.get()] { server->widen_backlog(); };
+    metrics_http_ = std::move(plain);
+    ConnectionPool &metrics_pool = *metrics_pool_;
+    metrics_http_->new_task_queue = [&metrics_pool] { return new PoolTaskQueue(metrics_pool); };
+    metrics_http_->set_payload_max_length(config_.max_body_bytes);
+    metrics_http_->set_tcp_nodelay(true);
+    set_listen_socket_options(*metrics_http_);
+    install_metrics_routes();
+  }
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  if (metrics_thread_.joinable()) stop_metrics_listener();
+}
 
 void HttpServer::install_routes() {
   httplib::Server &http = *http_;
   const std::size_t max_body = config_.max_body_bytes;
 
-  // Reads the whole body, at most max_body bytes once decoded. On failure the
-  // response is already filled in, the connection is to be closed, and false is
-  // returned.
-  auto read_body = [max_body](const httplib::Request &req, httplib::Response &res,
-                              const httplib::ContentReader &reader, std::string &body) {
-    auto declared = parse_content_length(req.get_header_value("Content-Length"));
-    if (declared && *declared <= max_body) body.reserve(static_cast<std::size_t>(*declared));
-    bool too_large = false;
-    bool ok = reader([&](const char *data, std::size_t length) {
-      if (length > max_body - body.size()) {
-        too_large = true;
-        return false;
-      }
-      body.append(data, length);
-      return true;
-    });
-    if (ok && !too_large) return true;
-    close_unread_connection();
-    std::string().swap(body);
-    if (too_large || res.status == 413) {
-      log_info("refused ", request_label(req), ": body larger than ", max_body, " bytes");
-      set_json_error(res, 413, "request body larger than " + std::to_string(max_body) + " bytes");
-    } else if (current_connection && current_connection->stream.failure() == ConnectionStream::Failure::timed_out) {
-      set_json_error(res, 408, "request body not received in time");
-    } else {
-      set_json_error(res, 400, "could not read the request body");
-    }
-    return false;
-  };
-
-  // Runs `handler` on the request, turning any exception into a 500.
-  auto serve = [read_body](const httplib::Request &req, httplib::Response &res,
-                           const httplib::ContentReader &reader,
-                           const std::function<Response(const Request &)> &handler) {
+  auto serve = [max_body](const httplib::Request &req, httplib::Response &res, const httplib::ContentReader &reader,
+                          const std::function<Response(const Request &)> &handler) {
     Request request;
-    if (!read_body(req, res, reader, request.body)) return;
+    if (!read_body(max_body, req, res, reader, request.body)) return;
     request.path = req.path;
     request.remote_address = req.remote_addr;
     request.content_type = req.get_header_value("Content-Type");
-
-    Response response;
-    try {
-      response = handler(request);
-    } catch (...) {
-      std::string id = new_error_id();
-      log_error("error id ", id, ": ", request_label(req), " failed: ", describe_exception(std::current_exception()));
-      set_internal_error(res, id);
-      return;
-    }
-    if (response.status < 100 || response.status > 599) {
-      std::string id = new_error_id();
-      log_error("error id ", id, ": ", request_label(req), ": the service answered with invalid HTTP status ",
-                response.status);
-      set_internal_error(res, id);
-      return;
-    }
-    res.status = response.status;
-    res.set_content(std::move(response.body), response.content_type);
+    answer_with(req, res, request, handler);
   };
 
   for (const char *route : kServiceRoutes) {
     http.Post(route, [this, serve](const httplib::Request &req, httplib::Response &res,
                                    const httplib::ContentReader &reader) {
       serve(req, res, reader, [this](const Request &request) { return service_.handle(request); });
+    });
+  }
+
+  // Credentials come by HTTP Basic authentication; the service checks them.
+  for (const char *route : {"/metrics", "/status"}) {
+    http.Get(route, [this](const httplib::Request &req, httplib::Response &res) {
+      answer_with(req, res, get_request(req, false), [this](const Request &request) {
+        return service_.handle_get(request);
+      });
     });
   }
 
@@ -520,10 +656,10 @@ void HttpServer::install_routes() {
       res.set_content("slept " + std::to_string(ms), "text/plain");
     };
     http.Get("/debug/sleep", sleep_route);
-    http.Post("/debug/sleep", [read_body, sleep_route](const httplib::Request &req, httplib::Response &res,
-                                                       const httplib::ContentReader &reader) {
+    http.Post("/debug/sleep", [max_body, sleep_route](const httplib::Request &req, httplib::Response &res,
+                                                      const httplib::ContentReader &reader) {
       std::string body;
-      if (read_body(req, res, reader, body)) sleep_route(req, res);
+      if (read_body(max_body, req, res, reader, body)) sleep_route(req, res);
     });
     // Fails inside the request wrapper, to test the 500 path. The failure names the
     // data directory, as a real one might.
@@ -536,11 +672,36 @@ void HttpServer::install_routes() {
     });
   }
 
+  install_common_handlers(http, *pool_);
+}
+
+// The metrics listener answers /metrics and /status without credentials, and /health.
+void HttpServer::install_metrics_routes() {
+  httplib::Server &http = *metrics_http_;
+  for (const char *route : {"/metrics", "/status"}) {
+    http.Get(route, [this](const httplib::Request &req, httplib::Response &res) {
+      answer_with(req, res, get_request(req, true), [this](const Request &request) {
+        return service_.handle_get(request);
+      });
+    });
+  }
+  http.Get("/health", [this](const httplib::Request &, httplib::Response &res) {
+    if (service_started_.load()) res.set_content("ok", "text/plain");
+    else set_json_error(res, 503, "starting");
+  });
+  install_common_handlers(http, *metrics_pool_);
+}
+
+// Body limits and framing checks, JSON errors, connection headers, the log line and
+// the metrics of every answer.
+void HttpServer::install_common_handlers(httplib::Server &http, ConnectionPool &pool) {
+  const std::size_t max_body = config_.max_body_bytes;
+
   // Any other request with a body: read it under the same limit, then 404.
-  auto unknown_with_body = [read_body](const httplib::Request &req, httplib::Response &res,
-                                       const httplib::ContentReader &reader) {
+  auto unknown_with_body = [max_body](const httplib::Request &req, httplib::Response &res,
+                                      const httplib::ContentReader &reader) {
     std::string body;
-    if (!read_body(req, res, reader, body)) return;
+    if (!read_body(max_body, req, res, reader, body)) return;
     set_json_error(res, 404, "not found");
   };
   http.Post(".*", unknown_with_body);
@@ -605,7 +766,6 @@ void HttpServer::install_routes() {
   // Last word on the connection headers, for every answer httplib writes.
   // Whole seconds, rounded down: the client gives up on the connection first.
   const std::string keep_alive = "timeout=" + std::to_string(static_cast<long>(config_.keep_alive_timeout));
-  ConnectionPool &pool = *pool_;
   http.set_post_routing_handler([keep_alive, &pool](const httplib::Request &req, httplib::Response &res) {
     bool close = req.get_header_value("Connection") == "close" || pool.stopping() ||
                  (current_connection && current_connection->close_after_response);
@@ -619,12 +779,16 @@ void HttpServer::install_routes() {
     }
   });
 
-  // One line per answer: never headers or bodies, which may carry credentials.
-  http.set_logger([](const httplib::Request &req, const httplib::Response &res) {
-    // Health checks, and heads cut short by a closed connection (the client went
-    // away, or its connection was closed to make room), are not worth a line.
+  // Called once an answer is written. One line per answer: never headers or bodies,
+  // which may carry credentials.
+  Metrics &metrics = metrics_;
+  http.set_logger([&metrics](const httplib::Request &req, const httplib::Response &res) {
+    record_answer(metrics, req.method, req.path, res.status, req.remote_addr, res.body);
+    // Health checks and scrapes, and heads cut short by a closed connection (the
+    // client went away, or its connection was closed to make room), are not worth a line.
     bool cut_short = current_connection && current_connection->stream.failure() == ConnectionStream::Failure::closed;
-    LogLevel level = req.path == "/health" || cut_short ? LogLevel::debug : LogLevel::info;
+    bool routine = req.path == "/health" || (req.path == "/metrics" && res.status == 200);
+    LogLevel level = routine || cut_short ? LogLevel::debug : LogLevel::info;
     if (!log_enabled(level)) return;
     std::string peer = req.remote_addr;
     int port = 0;
@@ -642,27 +806,37 @@ void HttpServer::install_routes() {
 }
 
 void HttpServer::bind() {
-  const std::string &host = config_.listen_host;
-  int port = config_.listen_port;
-  if (port == 0) {
-    port = http_->bind_to_any_port(host);
-    if (port <= 0) throw std::runtime_error("cannot listen on " + host + ":0");
-  } else if (!http_->bind_to_port(host, port)) {
-    throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
-  }
+  config_.listen_port = bind_listener(*http_, config_.listen_host, config_.listen_port);
   widen_backlog_();
-  config_.listen_port = port;
+  if (metrics_http_) {
+    config_.metrics_listen_port = bind_listener(*metrics_http_, config_.metrics_listen_host, config_.metrics_listen_port);
+    widen_metrics_backlog_();
+  }
 }
 
-std::string HttpServer::url() const {
-  std::string host = config_.listen_host;
-  if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  return std::string(config_.tls() ? "https" : "http") + "://" + host + ":" + std::to_string(config_.listen_port);
+std::string HttpServer::url() const { return url_of(config_.tls(), config_.listen_host, config_.listen_port); }
+
+std::string HttpServer::metrics_url() const {
+  if (!metrics_http_) return std::string();
+  return url_of(false, config_.metrics_listen_host, config_.metrics_listen_port);
+}
+
+void HttpServer::stop_metrics_listener() {
+  stop_when_running(*metrics_http_, *metrics_pool_, metrics_finished_);
+  metrics_thread_.join();
 }
 
 bool HttpServer::run(const std::function<void()> &on_ready) {
   service_.start();
   service_started_ = true;
+
+  if (metrics_http_) {
+    metrics_finished_ = false;
+    metrics_thread_ = std::thread([this] {
+      if (!metrics_http_->listen_after_bind()) log_error("the metrics listener stopped unexpectedly");
+      metrics_finished_ = true;
+    });
+  }
 
   // httplib's stop() only works once the accept loop runs, so a helper thread waits
   // for a stop request and for the loop to be running before forwarding it.
@@ -690,6 +864,7 @@ bool HttpServer::run(const std::function<void()> &on_ready) {
   }
   stop_cv_.notify_all();
   stopper.join();
+  if (metrics_thread_.joinable()) stop_metrics_listener();
 
   service_started_ = false;
   service_.stop();

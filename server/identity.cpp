@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "server/identity.h"
 
 #include <nlohmann/json.hpp>
@@ -5,7 +6,7 @@
 namespace zumero::server {
 
 std::optional<std::string> canonical_scheme(const std::string &text) {
-  nlohmann::json scheme = nlohmann::json::parse(text, nullptr, false);
+  nlohmann::json scheme = parse_json(text);
   if (!scheme.is_object() || !scheme.contains("scheme_type") || !scheme["scheme_type"].is_string()) return std::nullopt;
   return scheme.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // keys sorted, no spaces
 }
@@ -15,7 +16,7 @@ std::string internal_scheme(const std::string &dbfile) {
 }
 
 std::optional<std::string> internal_scheme_dbfile(const std::string &canonical) {
-  nlohmann::json scheme = nlohmann::json::parse(canonical, nullptr, false);
+  nlohmann::json scheme = parse_json(canonical);
   if (!scheme.is_object() || scheme.value("scheme_type", "") != "internal") return std::nullopt;
   if (!scheme.contains("dbfile") || !scheme["dbfile"].is_string()) return std::nullopt;
   return scheme["dbfile"].get<std::string>();

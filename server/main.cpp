@@ -2,6 +2,7 @@
 #include "server/backup.h"
 #include "server/http_server.h"
 #include "server/logging.h"
+#include "server/metrics.h"
 #include "server/request.h"
 #include "server/server_config.h"
 
@@ -13,7 +14,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -77,6 +80,18 @@ int run_restore(const std::string &from, const std::string &data_dir, const std:
     std::cerr << "zumero-server restore: " << e.what() << "\n";
     return 1;
   }
+}
+
+// The password in `file`, without the line end that editors and `echo` add.
+// Returns an error message, empty on success.
+std::string read_password_file(const std::string &file, std::string &password) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "cannot read '" + file + "'";
+  password.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!password.empty() && password.back() == '\n') password.pop_back();
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return "'" + file + "' is empty";
+  return {};
 }
 
 // Waits for SIGINT/SIGTERM (blocked in every thread) and asks the server to stop.
@@ -159,12 +174,19 @@ int main(int argc, char **argv) {
   std::string listen = "127.0.0.1:8080";
   std::string level_name = "info";
   std::string tls_cert, tls_key;
+  std::string metrics_listen;
+  std::string admin_password_file;
 
   // Timeouts: at least 10 ms, at most a day.
   const CLI::Range kSeconds(0.01, 86400.0);
 
   CLI::App app{"zumero-server: the sync server for zumero SQLite databases.\n"
                "Clients push and pull changes over HTTP(S) POST requests."};
+  // Every option may also be given in the file, by its long name without the dashes
+  // (data-dir = "/var/lib/zumero"); the command line overrides the file, and the file
+  // overrides the environment. A name the server does not know is an error.
+  app.set_config("--config", "", "Read options from FILE (INI or TOML: name = value, one per line)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.add_option("--data-dir", data_dir, "Directory for the server's databases (created if missing)")
       ->capture_default_str();
   app.add_option("--listen", listen, "Address to listen on, HOST:PORT; port 0 picks a free port")
@@ -183,6 +205,10 @@ int main(int argc, char **argv) {
       ->capture_default_str();
   app.add_option("--max-payload-bytes", config.max_payload_bytes,
                  "Largest uncompressed payload the sync service accepts in one request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-push-bytes", config.max_push_bytes,
+                 "Largest push, all its parts together; unfinished pushes together may stage four times this")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--pull-chunk-bytes", config.pull_chunk_bytes, "Target size of one pull response chunk")
@@ -226,9 +252,18 @@ int main(int argc, char **argv) {
                  "Longest delay (milliseconds) of an answer to a repeated failed authentication")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
-  app.add_option("--admin-password", config.admin_password,
-                 "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
-      ->envname("ZUMERO_ADMIN_PASSWORD");
+  auto *password_option = app.add_option("--admin-password", config.admin_password,
+                                         "Administrator password (or environment ZUMERO_ADMIN_PASSWORD)")
+                              ->envname("ZUMERO_ADMIN_PASSWORD");
+  app.add_option("--admin-password-file", admin_password_file,
+                 "File holding the administrator password, e.g. a Docker secret or a systemd credential "
+                 "(or environment ZUMERO_ADMIN_PASSWORD_FILE)")
+      ->envname("ZUMERO_ADMIN_PASSWORD_FILE")
+      ->excludes(password_option);
+  app.add_option("--metrics-listen", metrics_listen,
+                 "Also listen on HOST:PORT (plain HTTP) for GET /metrics and /status WITHOUT credentials; "
+                 "use a private address only");
+
   app.add_option("--store", config.store,
                  "Keep dbfiles in PostgreSQL (a postgresql:// URI; environment ZUMERO_STORE) instead of SQLite "
                  "files; several servers may share one; --data-dir then holds this server's disposable copies")
@@ -253,6 +288,13 @@ int main(int argc, char **argv) {
                       "Restore the newest backups taken at or before this UTC time, as in 20261201T101500Z");
 
   CLI11_PARSE(app, argc, argv);
+
+  if (!admin_password_file.empty()) {
+    if (std::string problem = read_password_file(admin_password_file, config.admin_password); !problem.empty()) {
+      std::cerr << "zumero-server: --admin-password-file: " << problem << "\n";
+      return 2;
+    }
+  }
 
   if (restore->parsed()) return run_restore(restore_from, restore_into, restore_at);
 
@@ -296,6 +338,13 @@ int main(int argc, char **argv) {
     std::cerr << "zumero-server: --listen: " << problem << "\n";
     return 2;
   }
+  if (!metrics_listen.empty()) {
+    std::string problem = parse_listen(metrics_listen, config.metrics_listen_host, config.metrics_listen_port);
+    if (!problem.empty()) {
+      std::cerr << "zumero-server: --metrics-listen: " << problem << "\n";
+      return 2;
+    }
+  }
 
   try {
     std::filesystem::path dir = data_dir;
@@ -308,13 +357,13 @@ int main(int argc, char **argv) {
   }
 
   try {
-    std::unique_ptr<Service> service = make_sync_service(config);
-    HttpServer server(config, *service);
+    Metrics metrics;
+    std::unique_ptr<Service> service = make_sync_service(config, metrics);
+    HttpServer server(config, *service, metrics);
     server.bind();
     log_info("data directory ", config.data_dir.string(), ", max body ", config.max_body_bytes,
              " bytes, max payload ", config.max_payload_bytes, " bytes, pull chunk ", config.pull_chunk_bytes,
-             " bytes, max connections ", config.max_connections,
-             config.admin_password.empty() ? ", no admin password" : "");
+             " bytes, max connections ", config.max_connections);
 
     bool ok;
     {
@@ -323,6 +372,8 @@ int main(int argc, char **argv) {
       ok = server.run([&] {
         std::cout << "zumero-server listening on " << server.url() << std::endl;
         log_info("listening on ", server.url());
+        if (config.metrics_listener())
+          log_info("metrics listening on ", server.metrics_url(), " (no credentials asked: keep it private)");
       });
     }
     if (!ok) {

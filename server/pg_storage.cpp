@@ -17,6 +17,8 @@
 #include <mutex>
 #include <optional>
 
+#include <zlib.h>
+
 #include "base/sql.h"
 #include "server/logging.h"
 #include "server/pg_client.h"
@@ -69,6 +71,34 @@ std::string random_token() {
     token += digits[b & 15];
   }
   return token;
+}
+
+// Records travel compressed (images are mostly empty pages): the uncompressed size as
+// 8 bytes little-endian, then zlib's stream.
+std::string pack(const std::string &data) {
+  uLongf size = compressBound(static_cast<uLong>(data.size()));
+  std::string packed(8 + size, '\0');
+  for (int i = 0; i < 8; ++i) packed[i] = static_cast<char>((static_cast<std::uint64_t>(data.size()) >> (8 * i)) & 0xff);
+  if (compress2(reinterpret_cast<Bytef *>(&packed[8]), &size, reinterpret_cast<const Bytef *>(data.data()),
+                static_cast<uLong>(data.size()), 1) != Z_OK)
+    throw Error(SQLITE_NOMEM, "cannot compress a change record");
+  packed.resize(8 + size);
+  return packed;
+}
+
+std::string unpack(const std::string &packed) {
+  const std::uint64_t kLargest = std::uint64_t(1) << 31;  // PostgreSQL keeps at most 1 GB per value anyway
+  if (packed.size() < 8) throw Error(SQLITE_CORRUPT, "zumero: a stored change record is malformed");
+  std::uint64_t size = 0;
+  for (int i = 0; i < 8; ++i) size |= static_cast<std::uint64_t>(static_cast<unsigned char>(packed[i])) << (8 * i);
+  if (size > kLargest) throw Error(SQLITE_CORRUPT, "zumero: a stored change record is malformed");
+  std::string data(static_cast<std::size_t>(size), '\0');
+  uLongf produced = static_cast<uLongf>(size);
+  if (uncompress(reinterpret_cast<Bytef *>(data.data()), &produced, reinterpret_cast<const Bytef *>(packed.data() + 8),
+                 static_cast<uLong>(packed.size() - 8)) != Z_OK ||
+      produced != size)
+    throw Error(SQLITE_CORRUPT, "zumero: a stored change record is malformed");
+  return data;
 }
 
 // What PostgreSQL says about one dbfile.
@@ -310,7 +340,7 @@ private:
         for (int i = 0; i < records.rows(); ++i) {
           std::int64_t seq = records.integer(i, 0);
           if (seq != applied + 1) return false;
-          apply_record(db, records.text(i, 1) == "t", records.bytes(i, 2));
+          apply_record(db, records.text(i, 1) == "t", unpack(records.bytes(i, 2)));
           applied = seq;
           copy.incarnation = row.incarnation;
           copy.seq = seq;
@@ -403,9 +433,10 @@ std::string PgWriteSession::record_for(std::int64_t seq) {
 
 void PgWriteSession::store_record(std::int64_t seq, bool whole, const std::string &data) {
   PgConnection &connection = **lease_;
+  std::string packed = pack(data);
   connection.exec("INSERT INTO zumero_changes (dbfile, seq, whole, data) VALUES ($1, $2, $3, $4)",
-                  {Param::text(dbfile_), Param::integer(seq), Param::text(whole ? "t" : "f"), Param::bytes(data)});
-  std::int64_t since_image = whole ? 0 : row_.bytes_since_image + static_cast<std::int64_t>(data.size());
+                  {Param::text(dbfile_), Param::integer(seq), Param::text(whole ? "t" : "f"), Param::bytes(packed)});
+  std::int64_t since_image = whole ? 0 : row_.bytes_since_image + static_cast<std::int64_t>(packed.size());
   connection.exec("UPDATE zumero_dbfiles SET seq = $2, image_seq = $3, bytes_since_image = $4 WHERE name = $1",
                   {Param::text(dbfile_), Param::integer(seq), Param::integer(whole ? seq : row_.image_seq),
                    Param::integer(since_image)});

@@ -12,6 +12,6 @@ public:
 
 }  // namespace
 
-std::unique_ptr<Service> make_sync_service(const ServerConfig &) { return std::make_unique<PlaceholderService>(); }
+std::unique_ptr<Service> make_sync_service(const ServerConfig &, Metrics &) { return std::make_unique<PlaceholderService>(); }
 
 }  // namespace zumero::server

@@ -49,11 +49,13 @@ public:
           result.partial = true;
           result.next = PullCursor{phase, t, last};
           result.package = writer_.take();
+          result.rows = rows_;
           return result;
         }
       }
     }
     result.package = writer_.take();
+    result.rows = rows_;
     return result;
   }
 
@@ -88,6 +90,7 @@ private:
       if (!opened) writer_.begin_table(store.name(), store.column_names());
       opened = true;
       writer_.row(*state);
+      ++rows_;
       if (full()) return select.step() ? std::optional<std::int64_t>(recid) : std::nullopt;
     }
     return std::nullopt;
@@ -128,6 +131,7 @@ private:
   const PullRequest &request_;
   std::int64_t target_;
   PackageWriter writer_;
+  std::size_t rows_ = 0;
 };
 
 }  // namespace

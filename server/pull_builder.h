@@ -37,6 +37,7 @@ struct PullResult {
   std::int64_t target = 0;
   bool partial = false;
   PullCursor next;
+  std::size_t rows = 0;  // row states in the package (history entries not counted)
 };
 
 // Runs in the caller's read transaction on the dbfile.

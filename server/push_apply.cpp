@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "server/push_apply.h"
 
 #include <nlohmann/json.hpp>
@@ -30,7 +31,7 @@ const std::string kMain = "main";
 constexpr std::size_t kMaxPostponed = 100000;
 
 nlohmann::ordered_json parsed_json(const std::string &text) {
-  return nlohmann::ordered_json::parse(text, nullptr, false);
+  return parse_json<nlohmann::ordered_json>(text);
 }
 
 [[noreturn]] void malformed(const std::string &why) { throw Error(SQLITE_ERROR, "zumero:invalid_argument (" + why + ")"); }
@@ -331,6 +332,10 @@ void PushApplier::apply_row(TablePush &push, const std::vector<int> &columns, Ro
     if (row.restored() && row.rv <= *origin) result = now;
   } else if (current && current->rv > base_) {
     Decision decision = resolver_.decide(store.name(), store.column_names(), versions);
+    if (observer_ && decision.kind == Decision::Kind::Resolved)
+      observer_->conflict_decided(store.name(), decision.situation, rules_.row_action(store.name(), decision.situation));
+    if (observer_ && decision.kind == Decision::Kind::Rejected)
+      observer_->conflict_decided(store.name(), decision.situation, conflict::action::kReject);
     switch (decision.kind) {
       case Decision::Kind::IdentityClash: reject_identity(push, *versions.incoming);
       case Decision::Kind::Rejected: {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/conflict_actions.h"
 #include "base/sql.h"
 #include "sync/package.h"
 
@@ -43,6 +44,11 @@ public:
   virtual ~PushObserver() = default;
   virtual void schema_entry(const sync::SchemaEntry &entry) = 0;
   virtual void row(const std::string &table, RowChange change) = 0;
+  // A row met a change made since the pusher's base and the rules decided it with
+  // `action` (accept, ignore, reject or column merge); told after row().
+  virtual void conflict_decided(const std::string &table, conflict::Situation situation, std::int64_t action) {
+    (void)table, (void)situation, (void)action;
+  }
 };
 
 // The parts of one pushed package, loaded one at a time (each is read a few times).

@@ -46,6 +46,12 @@ void PushStaging::put(const PartKey &key, std::int64_t part, const std::string &
   if (static_cast<std::size_t>(staged) + package.size() > max_bytes_)
     throw Refusal(413, "payload_too_large", "the push is larger than the server accepts",
                   {{"max_push_bytes", max_bytes_}});
+  // All unfinished pushes together are bounded too, so clients that never send their
+  // last part cannot fill the disk.
+  Statement total(db_, "SELECT coalesce(sum(length(body)), 0) FROM parts");
+  std::int64_t all = total.step() ? total.column_int(0) : 0;
+  if (static_cast<std::size_t>(all) + package.size() > kStagedPushesFactor * max_bytes_)
+    throw Refusal(503, "server_busy", "too many unfinished pushes are waiting for their last part; try again later");
   Statement insert(db_, "INSERT OR REPLACE INTO parts (dbfile, client, pkg, part, parts, digest, body, unix_time) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   insert.bind(1, key.dbfile).bind(2, key.client).bind(3, key.pkg).bind(4, part).bind(5, key.parts).bind(6, key.digest);

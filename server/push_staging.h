@@ -22,6 +22,10 @@ struct PartKey {
 
 class PushStaging {
 public:
+  // The parts of all unfinished pushes together take at most this many times the
+  // largest push; more get 503 until some complete or expire.
+  static constexpr std::size_t kStagedPushesFactor = 4;
+
   PushStaging(std::filesystem::path file, std::size_t max_bytes_per_push);
   ~PushStaging();
   PushStaging(const PushStaging &) = delete;

@@ -1,9 +1,10 @@
+#include "base/json_text.h"
 #include "server/request_header.h"
 
 namespace zumero::server {
 
 RequestHeader::RequestHeader(const std::string &json_text) {
-  json_ = nlohmann::json::parse(json_text, nullptr, false);
+  json_ = parse_json(json_text);
   if (json_.is_discarded() || !json_.is_object()) refuse("the request header is not a JSON object");
 }
 

@@ -21,6 +21,11 @@ struct ServerConfig {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8080;
 
+  // The --metrics-listen address: plain HTTP, GET /metrics and /status without
+  // credentials, for a private network only. Port -1: none; 0 picks a free port.
+  std::string metrics_listen_host;
+  int metrics_listen_port = -1;
+
   // PEM files for HTTPS; both empty means plain HTTP.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -85,6 +90,7 @@ struct ServerConfig {
   bool test_hooks = false;
 
   bool tls() const { return !tls_cert_file.empty(); }
+  bool metrics_listener() const { return metrics_listen_port >= 0; }
 };
 
 }  // namespace zumero::server

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <thread>
 
+#include <unistd.h>
+
 #include "base/catalog.h"
 #include "base/sql.h"
 #include "server/apply_authorizer.h"
@@ -18,8 +20,11 @@
 #include "server/request_context.h"
 #include "server/storage.h"
 #include "server/logging.h"
+#include "server/metrics.h"
+#include "server/ops_routes.h"
 #include "server/pull_builder.h"
 #include "server/push_apply.h"
+#include "server/push_meter.h"
 #include "server/push_staging.h"
 #include "server/query_route.h"
 #include "server/request.h"
@@ -90,17 +95,29 @@ std::unique_ptr<Storage> make_storage(const ServerConfig &config) {
   return make_sqlite_file_storage(config.data_dir);
 }
 
+// This server among several: its host name and port.
+std::string node_name(const ServerConfig &config) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "%s", config.listen_host.c_str());
+  return std::string(host) + ":" + std::to_string(config.listen_port);
+}
+
 class SyncService final : public Service {
 public:
-  explicit SyncService(const ServerConfig &config)
-      : config_(config), store_(make_storage(config)), log_(*store_),
+  SyncService(const ServerConfig &config, Metrics &metrics)
+      : config_(config), metrics_(metrics), store_(make_storage(config)), log_(*store_),
         staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes),
         authenticator_(*store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
         permissions_(*store_, authenticator_), auth_routes_(*store_, authenticator_, permissions_),
         backups_(*store_, BackupSettings{config.backup_dir, std::chrono::seconds(config.backup_interval),
-                                        config.backup_keep}) {}
+                                        config.backup_keep, [&metrics](std::int64_t when) {
+                                          metrics.set_last_backup(Metrics::SystemClock::from_time_t(when));
+                                        }}),
+        ops_(*store_, authenticator_, permissions_, metrics, [&config] { return node_name(config); }) {}
 
   void start() override {
+    // One value may be as large as a whole payload, and no larger.
+    set_value_limit(std::max<std::size_t>(config_.max_payload_bytes, 1024 * 1024));
     std::filesystem::create_directories(config_.data_dir);
     store_->open();
     LogEntry entry;
@@ -122,6 +139,8 @@ public:
     log.unix_time = std::time(nullptr);
     log.request_size = static_cast<std::int64_t>(request.body.size());
     Response response = dispatch(request, log);
+    response.dbfile = log.dbfile;
+    response.user = log.username;
     log.status = response.status;
     log.response_size = static_cast<std::int64_t>(response.body.size());
     log.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -133,6 +152,8 @@ public:
     return response;
   }
 
+  Response handle_get(const Request &request) override { return ops_.handle(request); }
+
 private:
   Response dispatch(const Request &request, LogEntry &log) {
     try {
@@ -140,6 +161,7 @@ private:
       RequestContext context{request, RequestHeader(envelope.header_json), std::move(envelope.package_bytes), log, {},
                              {}};
       note_credentials(context);
+      note_dbfile(context);
       context.identity = authenticator_.authenticate(context.header.value("auth"), request.remote_address);
       return route(context);
     } catch (const Refusal &refusal) {
@@ -164,8 +186,16 @@ private:
         bool constraint = identifier.size() > 21 && identifier.rfind("_constraint_violation") == identifier.size() - 21;
         return refusal_response(Refusal(constraint ? 406 : 400, identifier, message));
       }
-      if ((failure.code() & 0xff) == SQLITE_TOOBIG)
+      int primary = failure.code() & 0xff;
+      if (primary == SQLITE_TOOBIG)
         return refusal_response(Refusal(413, "payload_too_large", "a value is larger than the server accepts"));
+      // SQLite refusing what a request asked for (a definition it cannot run, a value a
+      // CHECK cannot evaluate): the client's mistake, and nothing was kept.
+      if (primary == SQLITE_ERROR || primary == SQLITE_MISMATCH || primary == SQLITE_RANGE ||
+          primary == SQLITE_CONSTRAINT || primary == SQLITE_AUTH) {
+        log_warn(request.path, " refused: ", message);
+        return refusal_response(Refusal(400, "http_400", "the server cannot apply this request: " + message));
+      }
       log_error(request.path, " failed: ", message);
       return refusal_response(Refusal(500, "http_500", "internal error"));
     }
@@ -195,12 +225,21 @@ private:
     context.log.username = auth["user"].get<std::string>();
   }
 
+  // The log names the dbfile a request names even when the request is refused
+  // before it is routed (a failed authentication, guide 9.2).
+  static void note_dbfile(RequestContext &context) {
+    const json &dbfile = context.header.value("dbfile");
+    if (dbfile.is_string()) context.log.dbfile = dbfile.get<std::string>().substr(0, 4 * kMaxDbfileName);
+  }
+
   Response route(RequestContext &context) {
     const std::string &path = context.request.path;
     if (path == "/storage_usage") return storage_usage(context);
     bool push = path == "/push";
-    context.dbfile = context.header.text("dbfile", 4 * kMaxDbfileName);
-    context.log.dbfile = context.dbfile;
+    // Any length is read (the header is bounded already) so a long name is refused
+    // as a name; the log keeps a bounded prefix.
+    context.dbfile = context.header.text("dbfile", std::string::npos);
+    context.log.dbfile = context.dbfile.substr(0, 4 * kMaxDbfileName);
     if (!valid_dbfile_name(context.dbfile, push))
       throw Refusal(400, "invalid_dbfile_name", "invalid dbfile name");
     if (push) return handle_push(context);
@@ -299,16 +338,18 @@ private:
     // The ACL as it was before this push decides all of it.
     PushGuard guard(permissions_, context.identity,
                     creating ? AccessList::for_new_dbfile(context.identity) : AccessList::load(db));
+    PushMeter meter(guard, metrics_);
     if (creating) record_creator(db, context.identity);
     std::string reply;
     {
       ApplyAuthorizer authorizer(db);
-      reply = server::apply_push(db, part_source(context, key), base, version + 1, &guard);
+      reply = server::apply_push(db, part_source(context, key), base, version + 1, &meter);
     }
     std::string token = advance_version(db, version + 1);
     remember(db, key, version + 1, reply);
     stall_for_tests();
     session.commit();
+    meter.commit();
     context.log.txid_max = version + 1;
     return envelope_response(200, {{"version", version + 1}, {"token", token}}, reply, context.log);
   }
@@ -372,6 +413,7 @@ private:
     PullResult result = build_pull(db, pull, version);
     std::string token = version_token(db, result.target);
     read.commit();
+    metrics_.record_pulled_rows(result.rows);
     json reply = {{"target", result.target}, {"token", token}, {"partial", result.partial}};
     if (result.partial) reply["cursor"] = cursor_json(result.next);
     return envelope_response(200, reply, result.package, context.log);
@@ -437,6 +479,7 @@ private:
   }
 
   const ServerConfig &config_;
+  Metrics &metrics_;
   std::unique_ptr<Storage> store_;
   ServerLog log_;
   PushStaging staging_;
@@ -444,10 +487,13 @@ private:
   Permissions permissions_;
   AuthRoutes auth_routes_;
   BackupScheduler backups_;
+  OpsRoutes ops_;
 };
 
 }  // namespace
 
-std::unique_ptr<Service> make_sync_service(const ServerConfig &config) { return std::make_unique<SyncService>(config); }
+std::unique_ptr<Service> make_sync_service(const ServerConfig &config, Metrics &metrics) {
+  return std::make_unique<SyncService>(config, metrics);
+}
 
 }  // namespace zumero::server

@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "sync/client_state.h"
 
 #include "base/catalog.h"
@@ -59,7 +60,7 @@ void ClientState::erase(const std::string &key) {
 std::optional<nlohmann::json> ClientState::get_json(const std::string &key) {
   std::optional<std::string> text = get(key);
   if (!text) return std::nullopt;
-  nlohmann::json value = nlohmann::json::parse(*text, nullptr, false);
+  nlohmann::json value = parse_json(*text);
   if (value.is_discarded()) return std::nullopt;
   return value;
 }

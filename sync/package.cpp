@@ -410,43 +410,43 @@ std::uint32_t get_u32(std::string_view in, std::size_t at) {
   return value;
 }
 
-// Inflates into a buffer that grows with the output, never past `expected` bytes.
-std::string inflate_exactly(std::string_view input, std::size_t expected) {
+// Inflates `input` in one pass, giving each piece of output to `sink`; throws unless
+// it ends after exactly `expected` bytes.
+template <typename Sink>
+void inflate_stream(std::string_view input, std::size_t expected, Sink &&sink) {
   z_stream stream{};
   if (inflateInit(&stream) != Z_OK) throw std::bad_alloc();
   struct End {
     z_stream &stream;
     ~End() { inflateEnd(&stream); }
   } end{stream};
-  std::string out;
-  std::size_t first = std::min<std::size_t>(expected, input.size() * 4 + 4096);
-  out.resize(first);
   stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(input.data()));
   stream.avail_in = static_cast<uInt>(std::min<std::size_t>(input.size(), UINT32_MAX));
+  unsigned char scratch[64 * 1024];
   std::size_t produced = 0;
   for (;;) {
-    if (produced == out.size()) {
-      if (out.size() == expected) {
-        // Room for exactly the announced bytes is full: anything more is a lie.
-        unsigned char extra;
-        stream.next_out = &extra;
-        stream.avail_out = 1;
-        int rc = inflate(&stream, Z_FINISH);
-        if (rc == Z_STREAM_END && stream.avail_out == 1) break;
-        throw DecodeError("payload does not decompress to the announced size");
-      }
-      out.resize(std::min(expected, out.size() * 2));
-    }
-    stream.next_out = reinterpret_cast<Bytef *>(&out[produced]);
-    stream.avail_out = static_cast<uInt>(std::min<std::size_t>(out.size() - produced, UINT32_MAX));
+    stream.next_out = scratch;
+    stream.avail_out = sizeof scratch;
     int rc = inflate(&stream, Z_NO_FLUSH);
-    produced = out.size() - stream.avail_out;
+    std::size_t got = sizeof scratch - stream.avail_out;
+    if (got > expected - produced) throw DecodeError("payload does not decompress to the announced size");
+    sink(scratch, got, produced);
+    produced += got;
     if (rc == Z_STREAM_END) break;
     if (rc == Z_BUF_ERROR && stream.avail_in == 0) throw DecodeError("payload truncated");
     if (rc != Z_OK && rc != Z_BUF_ERROR) throw DecodeError("payload does not decompress");
   }
   if (produced != expected) throw DecodeError("payload does not decompress to the announced size");
-  out.resize(produced);
+}
+
+// Two passes: the first only checks that the stream really yields `expected` bytes,
+// so memory is taken for what truly inflates, once, and never twice at a time.
+std::string inflate_exactly(std::string_view input, std::size_t expected) {
+  inflate_stream(input, expected, [](const unsigned char *, std::size_t, std::size_t) {});
+  std::string out(expected, '\0');
+  inflate_stream(input, expected, [&](const unsigned char *data, std::size_t size, std::size_t at) {
+    std::memcpy(&out[at], data, size);
+  });
   return out;
 }
 

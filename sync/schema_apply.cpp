@@ -1,3 +1,4 @@
+#include "base/json_text.h"
 #include "sync/schema_apply.h"
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,7 @@ namespace zumero::sync {
 namespace {
 
 std::vector<std::string> definition_arguments(const std::string &detail) {
-  nlohmann::json parsed = nlohmann::json::parse(detail, nullptr, false);
+  nlohmann::json parsed = parse_json(detail);
   if (!parsed.is_array() || parsed.empty()) fail("invalid_argument");
   std::vector<std::string> arguments;
   for (const auto &item : parsed) {
@@ -24,7 +25,7 @@ std::vector<std::string> definition_arguments(const std::string &detail) {
 }
 
 std::string column_text(const std::string &detail) {
-  nlohmann::json parsed = nlohmann::json::parse(detail, nullptr, false);
+  nlohmann::json parsed = parse_json(detail);
   if (!parsed.is_object() || !parsed.contains("definition") || !parsed["definition"].is_string())
     fail("invalid_argument");
   return parsed["definition"].get<std::string>();

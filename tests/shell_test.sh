@@ -17,8 +17,16 @@ trap 'rm -rf "$work"' EXIT
   cat "$script"
 } > "$work/input.sql"
 
+# A sanitizer runtime the shell needs for a sanitized extension (ZUMERO_SHELL_PRELOAD)
+# is preloaded into the shell alone: /bin/sh itself crashes under ThreadSanitizer.
+if [ -n "${ZUMERO_SHELL_PRELOAD:-}" ]; then
+  set -- env LD_PRELOAD="$ZUMERO_SHELL_PRELOAD" "$shell"
+else
+  set -- "$shell"
+fi
+
 # The shell exits non-zero because the script contains statements that must fail.
-"$shell" -batch "$work/test.db" < "$work/input.sql" > "$work/stdout" 2> "$work/stderr" || true
+"$@" -batch "$work/test.db" < "$work/input.sql" > "$work/stdout" 2> "$work/stderr" || true
 
 status=0
 if ! diff -u "$expected" "$work/stdout"; then

@@ -251,7 +251,7 @@ TEST_CASE("parser: each refusal has its error", "[parser][errors]") {
       {{"a AS (1)"}, "zumero:syntax_error"},
       {{"a GENERATED ALWAYS AS (1) STORED"}, "zumero:syntax_error"},
       {{"a DEFAULT 1 DEFAULT 2"}, "zumero:syntax_error"},
-      {{"a COLLATE x COLLATE y"}, "zumero:syntax_error"},
+      {{"a COLLATE nocase COLLATE binary"}, "zumero:syntax_error"},
       {{"a PRIMARY KEY", "b PRIMARY KEY"}, "zumero:syntax_error"},
       {{"a PRIMARY KEY", "PRIMARY KEY (a)"}, "zumero:syntax_error"},
       {{"a TEXT PRIMARY KEY AUTOINCREMENT"}, "zumero:syntax_error"},
@@ -318,6 +318,17 @@ TEST_CASE("parser: each refusal has its error", "[parser][errors]") {
       {{bytes("a DEFAULT ('x\0y')")}, "zumero:invalid_argument"},
       {{bytes("\"a\0\"")}, "zumero:invalid_argument"},
       {{bytes("a COLLATE \"x\0\"")}, "zumero:invalid_argument"},
+      // Only the collations every SQLite has.
+      {{"a COLLATE unknown"}, "zumero:invalid_argument"},
+      {{"a CHECK (a COLLATE mine = 'x')"}, "zumero:invalid_argument"},
+      {{"a", "UNIQUE (a COLLATE mine)"}, "zumero:invalid_argument"},
+      // printf and format: a literal format without large widths or '*'.
+      {{"a DEFAULT (printf('%.*c', 40000000, 'x'))"}, "zumero:invalid_argument"},
+      {{"a DEFAULT (printf('%40000000c', 'x'))"}, "zumero:invalid_argument"},
+      {{"a DEFAULT (format(a, 1))"}, "zumero:invalid_argument"},
+      {{"a", "b CHECK (printf('%.9999d', b) <> '')"}, "zumero:invalid_argument"},
+      // A whole definition is bounded in text and in expression pieces.
+      {{"a DEFAULT ('" + std::string(kMaxDefinitionBytes, 'x') + "')"}, "zumero:invalid_argument"},
       {{"\"\""}, "zumero:invalid_argument"},
       {{"\"" + std::string(129, 'x') + "\""}, "zumero:invalid_argument"},
       {{"a", "A"}, "zumero:invalid_argument"},
@@ -337,6 +348,17 @@ TEST_CASE("parser: each refusal has its error", "[parser][errors]") {
   }
   // A 128-byte name is fine.
   CHECK(table_error({"\"" + std::string(128, 'x') + "\""}).empty());
+}
+
+TEST_CASE("parser: a definition's expressions together are bounded", "[parser]") {
+  std::string values = "0";
+  for (int i = 1; i < 500; ++i) values += "," + std::to_string(i);
+  std::vector<std::string> arguments;
+  for (int i = 0; i < 60; ++i)
+    arguments.push_back("c" + std::to_string(i) + " INTEGER CHECK (c" + std::to_string(i) + " IN (" + values + "))");
+  // Each CHECK alone is well within the limits; sixty of them are not.
+  CHECK_NOTHROW(parse_table_definition({arguments.front()}));
+  CHECK(table_error(arguments) == "zumero:invalid_argument");
 }
 
 TEST_CASE("parser: table names", "[parser][errors]") {

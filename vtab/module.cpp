@@ -29,6 +29,8 @@ struct ZumeroTable {
   // Prepared plans no cursor is using. Cursors take them and give them back without
   // copying the SQL: every statement on a zumero table opens and closes a cursor.
   std::vector<PreparedPlan> idle_plans;
+  // An error message SQLite did not take over (it does only when a method fails).
+  ~ZumeroTable() { sqlite3_free(base.zErrMsg); }
 };
 
 struct ZumeroCursor {

@@ -24,6 +24,8 @@
 #if defined(__SANITIZE_ADDRESS__)
 // The address space limit below would break the sanitizer; it watches the RSS instead.
 extern "C" const char *__asan_default_options() { return "hard_rss_limit_mb=2048"; }
+#elif defined(__SANITIZE_THREAD__)
+extern "C" const char *__tsan_default_options() { return "hard_rss_limit_mb=2048"; }
 #endif
 
 namespace {
@@ -37,7 +39,7 @@ void limit_resources() {
   rlimit file{kFileBytes, kFileBytes};
   setrlimit(RLIMIT_FSIZE, &file);
   std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails instead of killing us
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   constexpr rlim_t kAddressBytes = rlim_t(2) << 30;
   rlimit address{kAddressBytes, kAddressBytes};
   setrlimit(RLIMIT_AS, &address);

@@ -1,0 +1,1 @@
+CREATE INDEX bar ON z$foo (...)

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX IF NOT EXISTS main.by_note ON child (pid, lower(note) COLLATE nocase DESC) WHERE pid IS NOT NULL

@@ -1,0 +1,1 @@
+CREATE INDEX child_by_note ON child (note DESC)

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX child_pid_note ON child (pid, lower(note)) WHERE pid IS NOT NULL

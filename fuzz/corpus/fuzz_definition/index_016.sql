@@ -1,0 +1,1 @@
+CREATE INDEX j ON z$t (b, c)

@@ -1,0 +1,1 @@
+CREATE INDEX groceries_by_qty ON z$groceries (qty)

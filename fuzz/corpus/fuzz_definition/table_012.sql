@@ -1,0 +1,1 @@
+CREATE TABLE r (a TEXT, b INT)

@@ -1,0 +1,1 @@
+CREATE TABLE q1 ('a' TEXT, b INT)

@@ -1,0 +1,1 @@
+CREATE TABLE s(a, b DEFAULT (lower('x,y')), c)

@@ -1,0 +1,1 @@
+CREATE TABLE plain_parent (id INTEGER PRIMARY KEY)

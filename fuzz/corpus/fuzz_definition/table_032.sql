@@ -1,0 +1,1 @@
+CREATE TABLE with_function (a TEXT DEFAULT (sqlite_version()))

@@ -1,0 +1,1 @@
+CREATE TABLE cascades (a INTEGER REFERENCES plain_parent (id) ON DELETE CASCADE)

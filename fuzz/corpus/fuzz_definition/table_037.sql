@@ -1,0 +1,1 @@
+CREATE TABLE app_index (a TEXT)

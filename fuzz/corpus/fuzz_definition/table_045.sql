@@ -1,0 +1,1 @@
+CREATE TABLE "z$t2" ("a" INT, "b" TEXT, UNIQUE ("a", "b"))

@@ -1,0 +1,1 @@
+CREATE TABLE "z$t3" ("a" INT, "b" TEXT, UNIQUE ("a", "b"), CONSTRAINT "z_strict_a" CHECK (typeof("a") IN ('integer','null')), CONSTRAINT "z_strict_b" CHECK (typeof("b") IN ('text','null')))

@@ -1,0 +1,1 @@
+CREATE TABLE "z$old$t15" ("a", z_recid INTEGER NOT NULL, z_rv INTEGER, z_end_rv INTEGER, z_txid INTEGER, z_deleted INTEGER NOT NULL DEFAULT 0)

@@ -1,0 +1,1 @@
+CREATE TABLE "z$t88" ("k" TEXT PRIMARY KEY, "v" INTEGER CHECK ("v" > 0))

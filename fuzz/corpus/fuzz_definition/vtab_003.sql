@@ -1,0 +1,3 @@
+a INT
+b TEXT
+UNIQUE (a,b)

@@ -1,0 +1,4 @@
+* WITH_STRICT_TYPES
+a INT
+b TEXT
+UNIQUE (a,b)

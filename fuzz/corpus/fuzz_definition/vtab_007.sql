@@ -1,0 +1,4 @@
+a int
+b int
+c int
+CHECK (c > (a + b))

@@ -1,0 +1,1 @@
+b text REFERENCES foo (a)

@@ -1,0 +1,2 @@
+a TEXT
+b INT

@@ -1,0 +1,1 @@
+a TEXT REFERENCES sqlite_master

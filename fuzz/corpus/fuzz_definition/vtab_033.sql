@@ -1,0 +1,2 @@
+x INT PRIMARY KEY DEFAULT ( random() )
+y text

@@ -1,0 +1,5 @@
+"TBL" text not null
+ancestor TEXT NOT NULL
+[already] TEXT
+`incoming` text
+result TEXT

@@ -1,0 +1,2 @@
+k INTEGER PRIMARY KEY
+v

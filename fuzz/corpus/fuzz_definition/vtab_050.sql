@@ -1,0 +1,2 @@
+name TEXT
+v INT

@@ -1,0 +1,1 @@
+name TEXT UNIQUE

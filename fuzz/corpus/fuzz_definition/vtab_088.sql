@@ -1,0 +1,3 @@
+id INTEGER PRIMARY KEY
+parent INTEGER REFERENCES parent
+label TEXT

@@ -1,0 +1,2 @@
+who TEXT
+allowed INTEGER

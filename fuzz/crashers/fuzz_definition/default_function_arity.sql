@@ -1,0 +1,1 @@
+a DEFAULT (random(1))

@@ -1,0 +1,1 @@
+a INTEGER CHECK (abs() > 0)

@@ -1,0 +1,1 @@
+a TEXT CHECK (unhex(a) IS NOT NULL)

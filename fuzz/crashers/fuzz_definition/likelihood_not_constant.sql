@@ -1,0 +1,1 @@
+a REAL CHECK (likelihood(a, 2))
