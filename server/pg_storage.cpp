@@ -48,6 +48,11 @@ const char *const kSchema[] = {
     "seq bigint NOT NULL, image_seq bigint NOT NULL, bytes_since_image bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS zumero_changes (dbfile text NOT NULL REFERENCES zumero_dbfiles (name) "
     "ON DELETE CASCADE, seq bigint NOT NULL, whole boolean NOT NULL, data bytea NOT NULL, PRIMARY KEY (dbfile, seq))",
+    // The parts of pushes sent in several requests (push_staging.cpp), which may reach
+    // different nodes; a dbfile may not exist yet when its first push is staged.
+    "CREATE TABLE IF NOT EXISTS zumero_push_parts (dbfile text NOT NULL, client text NOT NULL, pkg bigint NOT NULL, "
+    "part bigint NOT NULL, parts bigint NOT NULL, digest text NOT NULL, body bytea NOT NULL, "
+    "received timestamptz NOT NULL, PRIMARY KEY (dbfile, client, pkg, part))",
 };
 
 // Runs `work`, turning every PostgreSQL failure into StorageUnavailable: the client
