@@ -254,8 +254,9 @@ public:
     std::optional<DbfileRow> row = current_row(dbfile);
     if (!row) return std::nullopt;
     Copy &copy = copy_of(dbfile);
-    if (copy.seq.load() != row->seq) {
+    if (copy.seq.load() != row->seq || !fs::exists(copies_.path_of(dbfile))) {
       std::lock_guard<std::mutex> held(copy.lock);
+      forget_if_deleted(dbfile, copy);
       catch_up(dbfile, copy, *row);
     }
     return copies_.acquire(dbfile, true);
@@ -298,6 +299,18 @@ public:
     std::unique_ptr<Copy> &copy = copy_states_[dbfile];
     if (!copy) copy = std::make_unique<Copy>();
     return *copy;
+  }
+
+  // Someone deleted the copy's file, or the whole data directory, while the node ran:
+  // connections still open on the deleted file go, and the copy is rebuilt from
+  // PostgreSQL in a directory made anew. The caller holds copy.lock.
+  void forget_if_deleted(const std::string &dbfile, Copy &copy) {
+    if (fs::exists(copies_.path_of(dbfile))) return;
+    copy.applier.reset();
+    copies_.discard(dbfile);
+    copy.seq = -1;
+    copy.incarnation.clear();
+    fs::create_directories(copies_.data_dir());
   }
 
   // Brings the copy at least to `row`'s newest record. The caller holds copy.lock.
@@ -396,6 +409,7 @@ PgWriteSession::PgWriteSession(PgStorage &storage, const std::string &dbfile)
     row_ = *row;
   });
   copy_lock_ = std::unique_lock<std::mutex>(copy_.lock);
+  storage_.forget_if_deleted(dbfile_, copy_);
   if (creating_) {
     draft_ = storage_.copies().open_draft(dbfile_);
     db_ = draft_->get();

@@ -1,5 +1,6 @@
-// Several zumero-server nodes sharing one PostgreSQL (--store): multi-part pushes
-// whose parts reach different nodes.
+// Several zumero-server nodes sharing one PostgreSQL (--store): a node whose data
+// directory is deleted while it runs, and multi-part pushes whose parts reach
+// different nodes.
 //
 // Each test starts its own private PostgreSQL cluster (pg_cluster.h) and its nodes, so
 // these run in every build; without PostgreSQL installed they WARN and pass.
@@ -54,6 +55,8 @@ ServerProcess::Options nodes_over(PgCluster &cluster, std::vector<std::string> a
   return options;
 }
 
+const char *const kLabelTable = "CREATE VIRTUAL TABLE t USING zumero (label TEXT, writer INTEGER)";
+
 std::int64_t version_on(const std::string &url, const std::string &dbfile) {
   return zumero::synctest::current_version(url, dbfile).value_or(-1);
 }
@@ -81,6 +84,40 @@ std::pair<long, std::string> post_push(const std::string &url, const std::string
 }
 
 }  // namespace
+
+TEST_CASE("multinode: a node whose data directory is deleted while it runs rebuilds its copies",
+          "[sync][postgresql][multinode]") {
+  SKIP_WITHOUT_POSTGRESQL();
+  PgCluster cluster;
+  ServerProcess server(nodes_over(cluster));
+  TempDir dir;
+  Client a(dir.path() / "a.db");
+  a.exec(std::string(kLabelTable) + "; INSERT INTO t VALUES ('one', 1), ('two', 2)");
+  a.sync_complete(server.node_url(1), "wiped");
+  Client reader(dir.path() / "reader.db");
+  reader.sync_complete(server.node_url(1), "wiped");
+
+  std::filesystem::remove_all(server.node_data_dir(1));
+  // Writes through the node, and through another one that it must catch up with.
+  a.exec("INSERT INTO t VALUES ('three', 3)");
+  REQUIRE(a.sync_error(server.node_url(1), "wiped") == "");
+  a.exec("UPDATE t SET writer = 20 WHERE label = 'two'");
+  REQUIRE(a.sync_error(server.node_url(0), "wiped") == "");
+  REQUIRE(reader.sync_error(server.node_url(1), "wiped") == "");
+  CHECK(reader.dump("t") == a.dump("t"));
+  Client fresh(dir.path() / "fresh.db");
+  REQUIRE(fresh.sync_error(server.node_url(1), "wiped") == "");
+  CHECK(fresh.rows("SELECT label, writer FROM t ORDER BY label") == Rows{{"one", "1"}, {"three", "3"}, {"two", "20"}});
+  CHECK(std::filesystem::exists(server.node_data_dir(1) / "copies" / "wiped.db"));
+  // A dbfile made through the node after the deletion.
+  Client other(dir.path() / "other.db");
+  other.exec(std::string(kLabelTable) + "; INSERT INTO t VALUES ('new', 1)");
+  REQUIRE(other.sync_error(server.node_url(1), "made_after") == "");
+  Client check(dir.path() / "check.db");
+  check.sync_complete(server.node_url(2), "made_after");
+  CHECK(check.dump("t") == other.dump("t"));
+  CHECK(server.node_log(1).find("[error]") == std::string::npos);
+}
 
 TEST_CASE("multinode: a push in several parts, each through another node, arrives as one version",
           "[sync][postgresql][multinode]") {
