@@ -11,11 +11,14 @@
 // between the two leaves PostgreSQL ahead of nothing but its own copy, which the next
 // catch-up repairs. See "Several nodes over PostgreSQL" in docs/design.md.
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <zlib.h>
 
@@ -104,6 +107,20 @@ std::string unpack(const std::string &packed) {
       produced != size)
     throw Error(SQLITE_CORRUPT, "zumero: a stored change record is malformed");
   return data;
+}
+
+// With ZUMERO_TEST_HOOKS=1, ZUMERO_TEST_RECORD_STALL=<dbfile>:<ms> holds every write
+// of that dbfile after PostgreSQL committed it and before the copy and the client learn
+// of it, so tests can kill a node in that window. Other dbfiles (the server log) never
+// wait.
+void stall_after_record_for_tests(const std::string &dbfile) {
+  const char *hooks = std::getenv("ZUMERO_TEST_HOOKS");
+  const char *stall = std::getenv("ZUMERO_TEST_RECORD_STALL");
+  if (!hooks || std::string(hooks) != "1" || !stall) return;
+  std::string setting(stall);
+  std::size_t colon = setting.rfind(':');
+  if (colon == std::string::npos || setting.substr(0, colon) != dbfile) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(setting.c_str() + colon + 1)));
 }
 
 // What PostgreSQL says about one dbfile.
@@ -475,6 +492,7 @@ void PgWriteSession::commit() {
   std::string record = record_for(seq);
   tracker_.reset();
   guarded("recording a write", [&] { store_record(seq, whole_, record); });
+  stall_after_record_for_tests(dbfile_);
   // PostgreSQL has it now; the copy follows. Should it fail, the copy is rebuilt later.
   copy_.seq = -1;
   if (creating_) {
