@@ -44,4 +44,13 @@ std::optional<std::int64_t> current_version(const std::string &url, const std::s
   return header.at("current").get<std::int64_t>();
 }
 
+std::filesystem::path readable_dbfile(const test::ServerProcess &server, const std::string &dbfile) {
+  if (!server.uses_postgresql()) return server.data_dir() / (dbfile + ".db");
+  // The node reads the dbfile (and so updates its copy) before it checks who asks.
+  json header = {{"dbfile", dbfile}, {"auth", nullptr}, {"versions", json::array()}};
+  http_post(server.node_url(0), "/versions", sync::seal_envelope({header.dump(), std::string()}), "application/x-zumero",
+            60);
+  return server.node_data_dir(0) / "copies" / (dbfile + ".db");
+}
+
 }  // namespace zumero::synctest
