@@ -620,6 +620,14 @@ TEST_CASE("multinode: a push in several parts, each through another node, arrive
   fresh.sync_complete(server.node_url(2), "parts");
   CHECK(fresh.integer("SELECT count(*) FROM t") == 201);
   CHECK(fresh.dump("t") == a.dump("t"));
+
+  // The node that took the first part dies; another one completes the push.
+  REQUIRE(post_push(server.node_url(1), push_part("orphaned", 7, 1, 2, 1000)).first == 202);
+  server.kill_node(1);
+  REQUIRE(post_push(server.node_url(2), push_part("orphaned", 7, 2, 2, 10)).first == 200);
+  CHECK(version_on(server.node_url(0), "orphaned") == 1);
+  CHECK(zumero::synctest::query_rows(server.node_url(0), "orphaned", "SELECT length(k) FROM t ORDER BY length(k)") ==
+        Rows{{"10"}, {"1000"}});
 }
 
 
