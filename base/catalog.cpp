@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <mutex>
+
 #include "base/sql.h"
 #include "base/table_definition.h"
 
@@ -42,13 +45,36 @@ std::vector<std::string> arguments_from_json(const std::string &json) {
   return nlohmann::json::parse(json).get<std::vector<std::string>>();
 }
 
+namespace {
+
+// Parsing a definition is pure: the same stored text always gives the same definition.
+// Servers and sync clients read the same few definitions for every request, so the
+// parsed forms of recent texts are kept (a bounded number, shared by all connections).
+TableDefinition parsed_definition(const std::string &json) {
+  constexpr std::size_t kMaxKept = 256;
+  static std::mutex mutex;
+  static std::map<std::string, TableDefinition> parsed;
+  {
+    std::lock_guard<std::mutex> guard(mutex);
+    auto found = parsed.find(json);
+    if (found != parsed.end()) return found->second;
+  }
+  TableDefinition definition = parse_table_definition(arguments_from_json(json));
+  std::lock_guard<std::mutex> guard(mutex);
+  if (parsed.size() >= kMaxKept) parsed.clear();
+  parsed.emplace(json, definition);
+  return definition;
+}
+
+}  // namespace
+
 std::optional<TableDefinition> load_table_definition(sqlite3 *db, const std::string &schema,
                                                      const std::string &name) {
   if (!has_housekeeping(db, schema)) return std::nullopt;
   Statement statement(db, "SELECT definition FROM " + quote_identifier(schema) + ".\"t$tables\" WHERE name = ?1");
   statement.bind(1, name);
   if (!statement.step()) return std::nullopt;
-  return parse_table_definition(arguments_from_json(statement.column_text(0)));
+  return parsed_definition(statement.column_text(0));
 }
 
 void save_table_definition(sqlite3 *db, const std::string &schema, const std::string &name,
@@ -112,6 +138,102 @@ std::optional<ForeignKeyViolation> find_foreign_key_violation(sqlite3 *db, const
     Statement check(db, "PRAGMA " + quote_identifier(schema) + ".foreign_key_check(" +
                             quote_identifier(live_table_name(name)) + ")");
     if (check.step()) return ForeignKeyViolation{name, check.column_int(1)};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The column a reference points at: the one it names, else the parent's single-column
+// PRIMARY KEY. Empty when that is not one plain column (SQLite's own check decides).
+std::string parent_key_column(const ForeignKeyReference &reference, const TableDefinition &parent) {
+  if (!reference.columns.empty()) return reference.columns.front();
+  for (const TableConstraint &constraint : parent.constraints)
+    if (constraint.kind == TableConstraint::PrimaryKey) return std::string();
+  for (const ColumnDefinition &column : parent.columns)
+    if (column.primary_key) return column.name;
+  return std::string();
+}
+
+std::optional<ForeignKeyViolation> whole_table_violation(sqlite3 *db, const std::string &schema,
+                                                         const std::string &name) {
+  Statement check(db, "PRAGMA " + quote_identifier(schema) + ".foreign_key_check(" +
+                          quote_identifier(live_table_name(name)) + ")");
+  if (check.step()) return ForeignKeyViolation{name, check.column_int(1)};
+  return std::nullopt;
+}
+
+// A row of `ranges` whose reference finds no parent.
+std::optional<ForeignKeyViolation> dangling_child(sqlite3 *db, const std::string &schema, const std::string &child,
+                                                  const std::string &column, const std::string &parent,
+                                                  const std::string &key, const std::vector<const RowRange *> &ranges) {
+  std::string live = qualified(schema, live_table_name(child));
+  Statement check(db, "SELECT c.rowid FROM " + live + " c WHERE c.rowid BETWEEN ?1 AND ?2 AND c." +
+                          quote_identifier(column) + " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " +
+                          qualified(schema, live_table_name(parent)) + " p WHERE p." + quote_identifier(key) +
+                          " = c." + quote_identifier(column) + ") LIMIT 1");
+  for (const RowRange *range : ranges) {
+    check.bind(1, range->first).bind(2, range->last);
+    bool found = check.step();
+    std::int64_t recid = found ? check.column_int(0) : 0;
+    check.reset();
+    if (found) return ForeignKeyViolation{child, recid};
+  }
+  return std::nullopt;
+}
+
+// A child row still referencing a key that a changed parent row of `ranges` held
+// before the transaction changed it, and that no parent row holds now.
+std::optional<ForeignKeyViolation> orphaned_child(sqlite3 *db, const std::string &schema, const std::string &child,
+                                                  const std::string &column, const std::string &parent,
+                                                  const std::string &key, const std::vector<const RowRange *> &ranges,
+                                                  std::int64_t txid) {
+  Statement check(db, "SELECT c.rowid FROM " + qualified(schema, history_table_name(parent)) + " o, " +
+                          qualified(schema, live_table_name(child)) + " c WHERE o.z_recid BETWEEN ?1 AND ?2 AND "
+                          "o.z_txid = ?3 AND c." + quote_identifier(column) + " = o." + quote_identifier(key) +
+                          " AND NOT EXISTS (SELECT 1 FROM " + qualified(schema, live_table_name(parent)) +
+                          " p WHERE p." + quote_identifier(key) + " = c." + quote_identifier(column) + ") LIMIT 1");
+  for (const RowRange *range : ranges) {
+    check.bind(1, range->first).bind(2, range->last).bind(3, txid);
+    bool found = check.step();
+    std::int64_t recid = found ? check.column_int(0) : 0;
+    check.reset();
+    if (found) return ForeignKeyViolation{child, recid};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ForeignKeyViolation> find_foreign_key_violation(sqlite3 *db, const std::string &schema,
+                                                              const std::vector<RowRange> &changed,
+                                                              std::int64_t txid) {
+  if (changed.empty()) return std::nullopt;
+  NameMap<std::vector<const RowRange *>> ranges;
+  for (const RowRange &range : changed) ranges[range.table].push_back(&range);
+  for (const std::string &name : zumero_table_names(db, schema)) {
+    std::optional<TableDefinition> definition = load_table_definition(db, schema, name);
+    if (!definition) continue;
+    for (const ColumnDefinition &column : definition->columns) {
+      if (!column.reference) continue;
+      const std::string &parent = column.reference->table;
+      auto child_rows = ranges.find(name);
+      auto parent_rows = ranges.find(parent);
+      if (child_rows == ranges.end() && parent_rows == ranges.end()) continue;
+      std::optional<TableDefinition> parent_definition =
+          iequals(parent, name) ? definition : load_table_definition(db, schema, parent);
+      std::string key = parent_definition ? parent_key_column(*column.reference, *parent_definition) : std::string();
+      if (key.empty()) {
+        if (auto violation = whole_table_violation(db, schema, name)) return violation;
+        continue;
+      }
+      if (child_rows != ranges.end())
+        if (auto violation = dangling_child(db, schema, name, column.name, parent, key, child_rows->second))
+          return violation;
+      if (parent_rows != ranges.end())
+        if (auto violation = orphaned_child(db, schema, name, column.name, parent, key, parent_rows->second, txid))
+          return violation;
+    }
   }
   return std::nullopt;
 }

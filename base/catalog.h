@@ -54,6 +54,23 @@ struct ForeignKeyViolation {
 std::optional<ForeignKeyViolation> find_foreign_key_violation(sqlite3 *db, const std::string &schema,
                                                               const std::vector<std::string> &changed_tables);
 
+// Row identities [first, last] of a table that a transaction changed.
+struct RowRange {
+  std::string table;
+  std::int64_t first = 0;
+  std::int64_t last = 0;
+};
+
+// The same check looking only at the rows a local transaction changed, so its cost
+// follows the changes, not the tables: each changed row's references must find their
+// parent, and each key a changed parent row gave up (its old versions, which the
+// history keeps under the transaction's txid) must be referenced by no row. A
+// reference whose parent key is not one plain column falls back to checking the
+// whole table.
+std::optional<ForeignKeyViolation> find_foreign_key_violation(sqlite3 *db, const std::string &schema,
+                                                              const std::vector<RowRange> &changed,
+                                                              std::int64_t txid);
+
 std::string arguments_to_json(const std::vector<std::string> &arguments);
 std::vector<std::string> arguments_from_json(const std::string &json);
 

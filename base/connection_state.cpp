@@ -17,6 +17,7 @@ std::int64_t ChangeLedger::txid(sqlite3 *db, const std::string &schema) {
 }
 
 void ChangeLedger::note_range(const std::string &table, std::int64_t first, std::int64_t last) {
+  foreign_keys_checked_ = false;
   touched_.insert(table);
   if (!pending_.empty()) {
     Range &back = pending_.back();
@@ -55,22 +56,47 @@ void ChangeLedger::flush(sqlite3 *db, const std::string &schema) {
   Statement tx(db, "INSERT OR IGNORE INTO " + prefix + "\"t$tx\" (txid, unix_time) VALUES (?1, ?2)");
   tx.bind(1, txid_).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run();
   if (!pending_.empty()) {
-    std::vector<Range> ranges = std::move(pending_);
-    pending_.clear();
-    std::sort(ranges.begin(), ranges.end(), [](const Range &a, const Range &b) {
-      int order = compare_names(a.table, b.table);
-      return order != 0 ? order < 0 : a.first < b.first;
+    // Sorted as plain numbers (a table's place among the names, first, last): sorting
+    // the ranges themselves, with their names, costs more than writing them.
+    NameMap<int> table_ids;
+    for (const Range &range : pending_) table_ids.emplace(range.table, 0);
+    std::vector<const std::string *> names;
+    for (auto &entry : table_ids) {
+      entry.second = static_cast<int>(names.size());
+      names.push_back(&entry.first);
+    }
+    struct Span {
+      int table;
+      std::int64_t first;
+      std::int64_t last;
+    };
+    std::vector<Span> spans;
+    spans.reserve(pending_.size());
+    const std::string *last_name = nullptr;
+    int last_id = 0;
+    for (const Range &range : pending_) {
+      if (!last_name || *last_name != range.table) {
+        last_id = table_ids.find(range.table)->second;
+        last_name = &range.table;
+      }
+      spans.push_back({last_id, range.first, range.last});
+    }
+    std::sort(spans.begin(), spans.end(), [](const Span &a, const Span &b) {
+      return a.table != b.table ? a.table < b.table : a.first < b.first;
     });
     Statement dirty(db, "INSERT INTO " + prefix + "\"t$dirty\" (tbl, first, last, txid) VALUES (?1, ?2, ?3, ?4)");
-    for (size_t i = 0; i < ranges.size();) {
-      Range merged = ranges[i++];
-      while (i < ranges.size() && iequals(ranges[i].table, merged.table) &&
-             (merged.last == INT64_MAX || ranges[i].first <= merged.last + 1)) {
-        merged.last = std::max(merged.last, ranges[i].last);
+    for (size_t i = 0; i < spans.size();) {
+      Span merged = spans[i++];
+      while (i < spans.size() && spans[i].table == merged.table &&
+             (merged.last == INT64_MAX || spans[i].first <= merged.last + 1)) {
+        merged.last = std::max(merged.last, spans[i].last);
         ++i;
       }
-      dirty.bind(1, merged.table).bind(2, merged.first).bind(3, merged.last).bind(4, txid_).run();
+      const std::string &table = *names[static_cast<size_t>(merged.table)];
+      dirty.bind(1, table).bind(2, merged.first).bind(3, merged.last).bind(4, txid_).run();
+      flushed_.push_back({table, merged.first, merged.last});
     }
+    pending_.clear();
   }
   for (auto &mark : marks_) mark.second = 0;
   sqlite3_set_last_insert_rowid(db, last_rowid);
@@ -79,9 +105,19 @@ void ChangeLedger::flush(sqlite3 *db, const std::string &schema) {
 void ChangeLedger::end() {
   txid_ = 0;
   pending_.clear();
+  flushed_.clear();
+  foreign_keys_checked_ = false;
   touched_.clear();
   marks_.clear();
   next_recid_.clear();
+}
+
+const std::vector<RowRange> &ChangeLedger::changed_ranges(std::vector<RowRange> &scratch) const {
+  if (flushed_.empty()) return pending_;
+  if (pending_.empty()) return flushed_;
+  scratch = flushed_;
+  scratch.insert(scratch.end(), pending_.begin(), pending_.end());
+  return scratch;
 }
 
 std::vector<std::string> ChangeLedger::changed_tables() const {

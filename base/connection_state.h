@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/progress.h"
+#include "base/catalog.h"
 #include "base/sql.h"
 #include "base/sqlite_api.h"
 
@@ -52,19 +53,25 @@ public:
 
   // Tables whose rows this transaction changed (noted since the last flush or not).
   std::vector<std::string> changed_tables() const;
+  // Every range noted in the transaction, flushed or not (after a ROLLBACK TO it may
+  // still name rows that are back as they were: checking them again is harmless).
+  // scratch holds the list when it has to be put together.
+  const std::vector<RowRange> &changed_ranges(std::vector<RowRange> &scratch) const;
+
+  // Whether the foreign keys were checked since the last change noted.
+  bool foreign_keys_checked() const { return foreign_keys_checked_; }
+  void set_foreign_keys_checked() { foreign_keys_checked_ = true; }
 
 private:
-  struct Range {
-    std::string table;
-    std::int64_t first;
-    std::int64_t last;
-  };
+  using Range = RowRange;
   // The next identity per table; nullopt once the largest int64 is taken.
   struct NextRecid {
     std::optional<std::int64_t> next;
   };
   std::int64_t txid_ = 0;
   std::vector<Range> pending_;     // not flushed yet
+  std::vector<Range> flushed_;     // written to t$dirty in this transaction
+  bool foreign_keys_checked_ = false;
   NameSet touched_;                // every table changed in the transaction
   std::map<int, size_t> marks_;    // savepoint level -> size of pending_ then
   NameMap<NextRecid> next_recid_;  // cached for the transaction
@@ -79,6 +86,13 @@ struct RecordingContext {
   std::string table;
   std::int64_t txid = 0;
   ChangeLedger *ledger = nullptr;
+};
+
+// Something a higher layer keeps with a connection between calls (the sync client's
+// own connection to the file, its lock file and HTTP handle), dropped with the state.
+class ConnectionExtra {
+public:
+  virtual ~ConnectionExtra() = default;
 };
 
 class ConnectionState {
@@ -111,6 +125,8 @@ public:
   ProgressCallback sync_progress;
   // Set while a sync applies server changes on this connection; told about every row.
   RowProgress *apply_progress = nullptr;
+  // Per attached schema, what the sync client keeps between its calls.
+  NameMap<std::unique_ptr<ConnectionExtra>> sync_sessions;
 
   // The state is shared by the module and every SQL function registered on the
   // connection: it lives until the last of them is gone (sqlite3_drop_modules may

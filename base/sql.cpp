@@ -1,7 +1,11 @@
 #include "base/sql.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace zumero {
 
@@ -53,7 +57,100 @@ int compare_names(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : 1;
 }
 
+// ---- kept statements ---------------------------------------------------------------
+
+namespace {
+
+constexpr std::size_t kMaxKeptStatements = 128;
+
+// The idle statements of one connection; used only by the thread using the connection.
+struct KeptStatements {
+  std::unordered_multimap<std::string, sqlite3_stmt *> idle;
+};
+
+std::mutex kept_mutex;
+std::unordered_map<sqlite3 *, std::unique_ptr<KeptStatements>> &kept_registry() {
+  static std::unordered_map<sqlite3 *, std::unique_ptr<KeptStatements>> registry;
+  return registry;
+}
+// Bumped whenever a connection starts or stops keeping statements, so the lookup each
+// thread remembers is never used for a connection it no longer describes.
+std::atomic<std::uint64_t> kept_generation{1};
+
+struct LastLookup {
+  sqlite3 *db = nullptr;
+  KeptStatements *kept = nullptr;
+  std::uint64_t generation = 0;
+};
+thread_local LastLookup last_lookup;
+
+KeptStatements *kept_for(sqlite3 *db) {
+  std::uint64_t generation = kept_generation.load(std::memory_order_acquire);
+  if (last_lookup.db == db && last_lookup.generation == generation) return last_lookup.kept;
+  std::lock_guard<std::mutex> guard(kept_mutex);
+  auto found = kept_registry().find(db);
+  last_lookup = {db, found == kept_registry().end() ? nullptr : found->second.get(), generation};
+  return last_lookup.kept;
+}
+
+sqlite3_stmt *take_kept(sqlite3 *db, const std::string &sql) {
+  KeptStatements *kept = kept_for(db);
+  if (!kept) return nullptr;
+  auto found = kept->idle.find(sql);
+  if (found == kept->idle.end()) return nullptr;
+  sqlite3_stmt *statement = found->second;
+  kept->idle.erase(found);
+  return statement;
+}
+
+// Finalizes the statement unless its connection keeps it.
+void release_statement(sqlite3 *db, sqlite3_stmt *statement) {
+  if (!statement) return;
+  KeptStatements *kept = db ? kept_for(db) : nullptr;
+  if (kept && kept->idle.size() < kMaxKeptStatements) {
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    try {
+      kept->idle.emplace(sqlite3_sql(statement), statement);
+      return;
+    } catch (...) {
+      // Out of memory: finalized below.
+    }
+  }
+  sqlite3_finalize(statement);
+}
+
+}  // namespace
+
+void keep_statements(sqlite3 *db) {
+  std::lock_guard<std::mutex> guard(kept_mutex);
+  kept_registry().emplace(db, std::make_unique<KeptStatements>());
+  kept_generation.fetch_add(1, std::memory_order_release);
+}
+
+void drop_kept_statements(sqlite3 *db) {
+  std::unique_ptr<KeptStatements> kept;
+  {
+    std::lock_guard<std::mutex> guard(kept_mutex);
+    auto found = kept_registry().find(db);
+    if (found == kept_registry().end()) return;
+    kept = std::move(found->second);
+    kept_registry().erase(found);
+    kept_generation.fetch_add(1, std::memory_order_release);
+  }
+  for (auto &entry : kept->idle) sqlite3_finalize(entry.second);
+}
+
 void exec(sqlite3 *db, const std::string &sql) {
+  // One statement on a connection that keeps them: prepared once (BEGIN, COMMIT, ...).
+  if (sql.find(';') == std::string::npos && kept_for(db)) {
+    try {
+      Statement(db, sql).run();
+    } catch (const Error &error) {
+      throw Error(error.code() & 0xff, error.what());  // the code sqlite3_exec reports
+    }
+    return;
+  }
   char *message = nullptr;
   int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
   if (rc != SQLITE_OK) {
@@ -64,6 +161,8 @@ void exec(sqlite3 *db, const std::string &sql) {
 }
 
 Statement::Statement(sqlite3 *db, const std::string &sql, bool persistent) : db_(db) {
+  stmt_ = take_kept(db, sql);
+  if (stmt_) return;
   int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
                               persistent ? SQLITE_PREPARE_PERSISTENT : 0, &stmt_, nullptr);
   if (rc != SQLITE_OK) {
@@ -74,7 +173,7 @@ Statement::Statement(sqlite3 *db, const std::string &sql, bool persistent) : db_
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { release_statement(db_, stmt_); }
 
 Statement::Statement(Statement &&other) noexcept : db_(other.db_), stmt_(other.stmt_) {
   other.stmt_ = nullptr;
@@ -82,7 +181,7 @@ Statement::Statement(Statement &&other) noexcept : db_(other.db_), stmt_(other.s
 
 Statement &Statement::operator=(Statement &&other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release_statement(db_, stmt_);
     db_ = other.db_;
     stmt_ = other.stmt_;
     other.stmt_ = nullptr;

@@ -46,6 +46,15 @@ using NameSet = std::set<std::string, NameLess>;
 // Runs one or more statements that return no rows of interest.
 void exec(sqlite3 *db, const std::string &sql);
 
+// Connections that zumero opens and closes itself (the server's, the sync client's own)
+// keep their prepared statements: a Statement on such a connection takes an idle
+// statement prepared from the same SQL, and gives it back, reset and with its
+// bindings cleared, when destroyed. drop_kept_statements() must run before the
+// connection is closed (sqlite3_close fails while statements are open). Other
+// connections, the application's above all, keep nothing.
+void keep_statements(sqlite3 *db);
+void drop_kept_statements(sqlite3 *db);
+
 // A prepared statement that finalizes itself.
 class Statement {
 public:

@@ -131,8 +131,11 @@ std::string history_triggers_ddl(const std::string &schema, const std::string &n
   // which it does while the module writes this table (and it notes the row as changed).
   // Sync's own writes run without it and leave no local history. An update that gives
   // the row a new identity ends the old one like a deletion.
+  // OR FAIL: the insert cannot fail (its values are never NULL), and without an ABORT
+  // constraint in the trigger SQLite runs the module's single-row statements without a
+  // statement journal (a copy of every page they touch).
   std::string recording = "zumero_recording(" + quote_literal(name) + ", ";
-  std::string insert_history = "INSERT INTO " + quote_identifier(history_table_name(name)) + " (" +
+  std::string insert_history = "INSERT OR FAIL INTO " + quote_identifier(history_table_name(name)) + " (" +
                                column_list(table) + ", " + kHistoryColumns + ") VALUES (" +
                                column_list(table, "OLD.") + ", OLD.rowid, NULL, NULL, " + recording + "NULL), ";
   auto trigger = [&](const char *kind, const char *event, const char *deleted) {

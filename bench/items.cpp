@@ -37,18 +37,35 @@ Row make_row(std::int64_t id) {
   return row;
 }
 
-void create_items_table(Database &db, bool zumero) {
+std::string text_key(std::int64_t id) {
+  std::uint64_t state = static_cast<std::uint64_t>(id) ^ 0x7E47C0DEull;
+  static const char digits[] = "0123456789abcdef";
+  std::string key;
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = next_random(state);
+    for (int i = 0; i < 16; ++i, bits >>= 4) key += digits[bits & 15];
+  }
+  return key;
+}
+
+void create_items_table(Database &db, bool zumero, KeyKind key) {
+  const char *columns = key == KeyKind::text ? kItemsTextKeyColumns : kItemsColumns;
   if (zumero) {
-    db.exec(std::string("CREATE VIRTUAL TABLE items USING zumero (") + kItemsColumns + ")");
+    db.exec(std::string("CREATE VIRTUAL TABLE items USING zumero (") + columns + ")");
     db.exec("CREATE INDEX items_email ON \"z$items\" (email)");
   } else {
-    db.exec(std::string("CREATE TABLE items (") + kItemsColumns + ")");
+    db.exec(std::string("CREATE TABLE items (") + columns + ")");
     db.exec("CREATE INDEX items_email ON items (email)");
   }
 }
 
-void bind_row(Statement &insert, const Row &row) {
-  insert.bind(1, row.id);
+void bind_key(Statement &statement, int index, std::int64_t id, KeyKind key) {
+  if (key == KeyKind::text) statement.bind(index, std::string_view(text_key(id)));
+  else statement.bind(index, id);
+}
+
+void bind_row(Statement &insert, const Row &row, KeyKind key) {
+  bind_key(insert, 1, row.id, key);
   insert.bind(2, std::string_view(row.email));
   insert.bind(3, row.balance);
   insert.bind(4, std::string_view(row.country));

@@ -22,6 +22,8 @@ const Subcommand subcommands[] = {
      zumero_bench::run_local_bench, zumero_bench::print_local_usage},
     {"sync", "push, pull and one-row syncs through a local zumero-server vs a plain SQLite insert",
      zumero_bench::run_sync_bench, zumero_bench::print_sync_usage},
+    {"load", "syncs per second and their latency with many clients on one local zumero-server",
+     zumero_bench::run_load_bench, zumero_bench::print_load_usage},
 };
 
 void print_usage(std::ostream &out) {

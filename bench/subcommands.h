@@ -19,4 +19,9 @@ int run_sync_bench(int argc, char **argv);
 // Prints the options of `sync`.
 void print_sync_usage(std::ostream &out);
 
+// `zumero-bench load ...`: many clients syncing through one local zumero-server at once.
+int run_load_bench(int argc, char **argv);
+// Prints the options of `load`.
+void print_load_usage(std::ostream &out);
+
 }  // namespace zumero_bench

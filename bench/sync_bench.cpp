@@ -18,6 +18,7 @@
 #include "bench_util.h"
 #include "items.h"
 #include "subcommands.h"
+#include "sync_support.h"
 
 #include <zlib.h>
 
@@ -38,14 +39,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 namespace zumero_bench {
 namespace {
 
 // Targets the figures are measured against (a ratio at or below its target is good).
-constexpr double kPushTarget = 4.0;
-constexpr double kPullTarget = 4.0;
+constexpr double kPushTarget = 2.5;
+constexpr double kPullTarget = 2.0;
+// Peak memory of the client and of the server while an empty client pulls the large dbfile.
+constexpr double kMemoryTargetMb = 200;
 constexpr double kIncrementalTarget = 1.5;
 constexpr double kPackageTarget = 1.2;
 
@@ -54,8 +55,6 @@ constexpr std::uint64_t kSmallDbfileRows = 1000;
 // The large dbfile is pushed in batches of at most this many rows, which keeps each
 // request body well below the server's default --max-body-bytes (64 MiB).
 constexpr std::uint64_t kBuildBatchRows = 250000;
-// A sync that still says "partial" after this many calls is treated as stuck.
-constexpr int kMaxSyncCalls = 100000;
 
 constexpr const char *kUpdateSql = "UPDATE items SET balance = ? WHERE id = ?";
 
@@ -67,213 +66,6 @@ struct Options {
   std::string server;
   bool json = false;
 };
-
-// ---------------------------------------------------------------------------
-// The server
-// ---------------------------------------------------------------------------
-
-// The zumero-server next to this executable.
-std::string default_server_path() {
-  std::error_code error;
-  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) throw BenchError("cannot locate this executable through /proc/self/exe: " + error.message() +
-                              "; pass --server PATH");
-  return (self.parent_path() / "zumero-server").string();
-}
-
-// The last `count` lines of a text file, indented, for error messages.
-std::string tail_of_file(const std::string &path, std::size_t count) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-    if (lines.size() > count) lines.erase(lines.begin());
-  }
-  std::string out;
-  for (const std::string &line : lines) out += "  " + line + "\n";
-  return out.empty() ? "  (empty)\n" : out;
-}
-
-// A zumero-server child process listening on a free loopback port. Its stderr (the
-// server's log) goes to a file; its stdout is a pipe, whose first line gives the URL.
-// The destructor stops the server if stop() was not called.
-class ServerProcess {
-public:
-  ServerProcess(const std::string &binary, const std::string &data_dir, const std::string &log_path)
-      : log_path_(log_path) {
-    if (access(binary.c_str(), X_OK) != 0)
-      throw BenchError("cannot run the server " + binary + ": " + std::strerror(errno) +
-                       " (build the zumero-server target, or pass --server PATH)");
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw BenchError(std::string("pipe failed: ") + std::strerror(errno));
-    stdout_fd_ = pipe_fds[0];
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    std::vector<std::string> args = {binary, "--data-dir", data_dir, "--listen", "127.0.0.1:0"};
-    std::vector<char *> argv;
-    for (std::string &arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(pipe_fds[1]);
-    if (rc != 0) {
-      pid_ = -1;
-      close(stdout_fd_);
-      throw BenchError("cannot start " + binary + ": " + std::strerror(rc));
-    }
-    try {
-      url_ = read_url();
-    } catch (...) {
-      stop();
-      throw;
-    }
-  }
-
-  ~ServerProcess() { stop(); }
-  ServerProcess(const ServerProcess &) = delete;
-  ServerProcess &operator=(const ServerProcess &) = delete;
-
-  const std::string &url() const { return url_; }
-  const std::string &log_path() const { return log_path_; }
-
-  // SIGTERM, then up to 10 s for the server to exit before SIGKILL. Returns the
-  // wait status, or -1 when no process was running.
-  int stop() {
-    if (pid_ <= 0) return -1;
-    int status = 0;
-    kill(pid_, SIGTERM);
-    Stopwatch clock;
-    pid_t done = 0;
-    while ((done = waitpid(pid_, &status, WNOHANG)) == 0 && clock.elapsed_ms() < 10000)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (done == 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-    }
-    pid_ = -1;
-    if (stdout_fd_ >= 0) close(stdout_fd_);
-    stdout_fd_ = -1;
-    return status;
-  }
-
-private:
-  // Reads "zumero-server listening on URL" from the server's stdout (at most 30 s).
-  std::string read_url() {
-    const std::string prefix = "zumero-server listening on ";
-    std::string line;
-    Stopwatch clock;
-    while (true) {
-      int left = 30000 - static_cast<int>(clock.elapsed_ms());
-      if (left <= 0) throw BenchError("the server did not report its address within 30 s\n" + log_tail());
-      pollfd descriptor{stdout_fd_, POLLIN, 0};
-      int ready = poll(&descriptor, 1, left);
-      if (ready < 0 && errno == EINTR) continue;
-      if (ready <= 0) continue;
-      char c;
-      ssize_t got = read(stdout_fd_, &c, 1);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) throw BenchError("the server exited before it was listening\n" + log_tail());
-      if (c == '\n') break;
-      line += c;
-    }
-    if (line.rfind(prefix, 0) != 0) throw BenchError("unexpected first line from the server: " + line);
-    std::string url = line.substr(prefix.size());
-    if (url.rfind("http://127.0.0.1:", 0) != 0) throw BenchError("the server is not on loopback: " + url);
-    return url;
-  }
-
-  std::string log_tail() const { return "server log (last lines):\n" + tail_of_file(log_path_, 20); }
-
-  std::string log_path_;
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  std::string url_;
-};
-
-// ---------------------------------------------------------------------------
-// Syncing
-// ---------------------------------------------------------------------------
-
-// What one or more zumero_sync calls did, summed over the calls.
-struct SyncTotals {
-  double ms = 0;          // wall-clock time of the calls, measured here
-  int calls = 0;
-  std::int64_t up_full = 0;
-  std::int64_t down_full = 0;
-  std::int64_t up_compressed = 0;
-  std::int64_t down_compressed = 0;
-  std::int64_t net_ms = 0;  // time the client spent waiting on HTTP, as it reports
-};
-
-std::vector<std::int64_t> parse_sync_result(const std::string &text) {
-  std::vector<std::int64_t> fields;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t end = text.find(';', start);
-    std::string field = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    std::int64_t value = 0;
-    auto [next, error] = std::from_chars(field.data(), field.data() + field.size(), value);
-    if (field.empty() || error != std::errc() || next != field.data() + field.size())
-      throw BenchError("cannot read the result of zumero_sync: '" + text + "'");
-    fields.push_back(value);
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  if (fields.size() != 8) throw BenchError("zumero_sync returned " + std::to_string(fields.size()) +
-                                           " fields, expected 8: '" + text + "'");
-  return fields;
-}
-
-// Calls zumero_sync on `db` until it no longer reports a partial pull, and times
-// the calls. A failed call, or a quarantined package, stops the benchmark.
-SyncTotals sync_until_done(Database &db, const std::string &url, const std::string &dbfile) {
-  Statement sync(db, "SELECT zumero_sync('main', ?, ?)");
-  SyncTotals totals;
-  std::vector<std::string> results;
-  Stopwatch clock;
-  while (true) {
-    sync.bind(1, std::string_view(url));
-    sync.bind(2, std::string_view(dbfile));
-    bool have_row = false;
-    try {
-      have_row = sync.step();
-    } catch (const BenchError &error) {
-      std::string message = std::string("sync with dbfile '") + dbfile + "' failed: " + error.what();
-      try {
-        sync.reset();
-        Statement details(db, "SELECT zumero_last_error_details()");
-        if (details.step() && sqlite3_column_type(details.get(), 0) != SQLITE_NULL)
-          message += "\ndetails: " + std::string(reinterpret_cast<const char *>(sqlite3_column_text(details.get(), 0)));
-      } catch (const BenchError &) {
-        // the details are a courtesy; the original error is what matters
-      }
-      throw BenchError(message);
-    }
-    if (!have_row || sqlite3_column_type(sync.get(), 0) != SQLITE_TEXT)
-      throw BenchError("zumero_sync with dbfile '" + dbfile + "' returned no text");
-    results.emplace_back(reinterpret_cast<const char *>(sqlite3_column_text(sync.get(), 0)));
-    sync.reset();
-    ++totals.calls;
-    std::vector<std::int64_t> fields = parse_sync_result(results.back());
-    totals.up_full += fields[2];
-    totals.down_full += fields[3];
-    totals.up_compressed += fields[4];
-    totals.down_compressed += fields[5];
-    totals.net_ms += fields[6];
-    if (fields[1] != 0)
-      throw BenchError("zumero_sync with dbfile '" + dbfile + "' quarantined a package: '" + results.back() + "'");
-    if (fields[0] == 0) break;
-    if (totals.calls >= kMaxSyncCalls)
-      throw BenchError("zumero_sync with dbfile '" + dbfile + "' still partial after " +
-                       std::to_string(totals.calls) + " calls");
-  }
-  totals.ms = clock.elapsed_ms();
-  return totals;
-}
 
 // ---------------------------------------------------------------------------
 // Data and checks
@@ -530,10 +322,38 @@ struct Figures {
   std::int64_t package_full_bytes = 0;
   double incremental_small_ms = std::numeric_limits<double>::infinity();
   double incremental_big_ms = std::numeric_limits<double>::infinity();
+  SyncTotals big_pull;
+  std::uint64_t big_pull_client_peak = 0;
+  std::uint64_t big_pull_server_peak = 0;
 };
 
-void run_phases(const Options &options, const ScratchDir &scratch, const std::string &url,
+Content content_of_ids(std::uint64_t rows) {
+  Content content;
+  for (std::uint64_t id = 1; id <= rows; ++id) {
+    Row row = make_row(static_cast<std::int64_t>(id));
+    ++content.rows;
+    content.quantity_sum += row.quantity;
+    content.email_bytes += static_cast<std::int64_t>(row.email.size());
+    content.id_sum += row.id;
+  }
+  return content;
+}
+
+// A new, empty client pulls the large dbfile; the peak memory of this process (the
+// client) and of the server is measured from just before the pull.
+void measure_big_pull(const ScratchDir &scratch, ServerProcess &server, std::uint64_t rows, Figures &figures) {
+  const Content expected = content_of_ids(rows);
+  progress("pulling dbfile 'big' into an empty client");
+  if (!reset_peak_memory(getpid()) || !reset_peak_memory(server.pid()))
+    progress("warning: peak memory cannot be reset; the peaks include what came before");
+  figures.big_pull = time_pull(scratch.file("bigpull.db"), server.url(), "big", expected);
+  figures.big_pull_client_peak = peak_memory_bytes(getpid());
+  figures.big_pull_server_peak = peak_memory_bytes(server.pid());
+}
+
+void run_phases(const Options &options, const ScratchDir &scratch, ServerProcess &server,
                 const std::vector<Row> &rows, Figures &figures) {
+  const std::string &url = server.url();
   const Content expected = content_of(rows);
 
   figures.push.ms = std::numeric_limits<double>::infinity();
@@ -576,6 +396,7 @@ void run_phases(const Options &options, const ScratchDir &scratch, const std::st
       figures.incremental_small_ms = std::min(figures.incremental_small_ms, small.update_and_sync(round));
     }
   }
+  measure_big_pull(scratch, server, options.big_rows, figures);
 }
 
 }  // namespace
@@ -620,7 +441,7 @@ int run_sync_bench(int argc, char **argv) {
     ServerProcess server(server_binary, scratch.file("server"), scratch.file("server.log"));
     progress("server at " + server.url());
     try {
-      run_phases(options, scratch, server.url(), rows, figures);
+      run_phases(options, scratch, server, rows, figures);
     } catch (const BenchError &error) {
       throw BenchError(std::string(error.what()) + "\nserver log (last lines):\n" +
                        tail_of_file(server.log_path(), 20));
@@ -660,6 +481,11 @@ int run_sync_bench(int argc, char **argv) {
     report.add_real("incremental_1m_ms", figures.incremental_big_ms, 1);
     report.add_ratio("incremental_ratio", figures.incremental_big_ms, figures.incremental_small_ms);
     report.add_real("incremental_target", kIncrementalTarget, 2);
+    report.add_real("big_pull_ms", figures.big_pull.ms, 1);
+    report.add_int("big_pull_calls", figures.big_pull.calls);
+    report.add_real("big_pull_client_peak_mb", static_cast<double>(figures.big_pull_client_peak) / 1048576.0, 1);
+    report.add_real("big_pull_server_peak_mb", static_cast<double>(figures.big_pull_server_peak) / 1048576.0, 1);
+    report.add_real("memory_target_mb", kMemoryTargetMb, 0);
   }
   report.add_int("package_bytes", figures.package_bytes);
   report.add_int("package_full_bytes", figures.package_full_bytes);

@@ -35,37 +35,124 @@ std::int64_t elapsed_ms(Clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
 }
 
-// The connection a sync works on: its own connection to the database file when it has
-// one, so the application's connection keeps its settings and its authorizer, and
-// nothing the sync runs can be confused with the application's statements. A database
-// without a file (":memory:") is synced on the application's connection.
+// What the sync of one schema keeps with the application's connection between calls:
+// its own connection to the database file (opened once, with zumero registered; SQLite
+// parses the schema once, not per sync), the lock file, and the HTTP handle whose
+// connection to the server stays open. Kept while the schema names the same file.
+class SyncSession final : public ConnectionExtra {
+public:
+  SyncSession(std::string path, std::string vfs) : path_(std::move(path)), vfs_(std::move(vfs)), lock_(path_) {}
+  ~SyncSession() override { close_own(); }
+
+  const std::string &path() const { return path_; }
+  const std::string &vfs() const { return vfs_; }
+  sync::FileLock &lock() { return lock_; }
+  HttpSession &http() { return http_; }
+
+  // The session's own connection, opened at the first call.
+  sqlite3 *own(ConnectionState *&state) {
+    // A file replaced under its name (a copy or a backup put in its place) is another
+    // database: the connection kept would still write to the old one.
+    std::string identity = sync::file_identity(path_);
+    if (own_ && identity != identity_) close_own();
+    if (!own_) {
+      identity_ = identity;
+      int rc = sqlite3_open_v2(path_.c_str(), &own_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                               vfs_.empty() ? nullptr : vfs_.c_str());
+      if (rc != SQLITE_OK || register_zumero(own_) != SQLITE_OK) {
+        close_own();
+        fail("invalid_argument", rc != SQLITE_OK ? rc : SQLITE_ERROR);
+      }
+      sqlite3_busy_timeout(own_, 60000);
+      own_state_ = ConnectionState::find(own_);
+      keep_statements(own_);
+    }
+    state = own_state_.get();
+    return own_;
+  }
+  // A connection left inside a transaction (a failure on the way out) is not reused.
+  void drop_unless_idle() {
+    if (own_ && !sqlite3_get_autocommit(own_)) close_own();
+  }
+
+  // Whether the sync tables were made on the own connection: once is enough.
+  bool tables_ready = false;
+
+private:
+  void close_own() {
+    tables_ready = false;
+    own_state_.reset();
+    if (own_) {
+      drop_kept_statements(own_);  // sqlite3_close needs them finalized
+      sqlite3_close_v2(own_);
+    }
+    own_ = nullptr;
+  }
+  std::string path_;
+  std::string vfs_;
+  std::string identity_;  // device and inode of the file the connection has open
+  sync::FileLock lock_;
+  HttpSession http_;
+  sqlite3 *own_ = nullptr;
+  std::shared_ptr<ConnectionState> own_state_;
+};
+
+// The session of schema on the application's connection: the one kept, unless the
+// schema now names another file (or VFS), then a new one.
+SyncSession &session_of(sqlite3 *app, ConnectionState &app_state, const std::string &schema) {
+  const char *file = sqlite3_db_filename(app, schema.c_str());
+  std::string path = file ? file : "";
+  std::string vfs;
+  if (!path.empty()) {
+    sqlite3_vfs *pointer = nullptr;
+    sqlite3_file_control(app, schema.c_str(), SQLITE_FCNTL_VFS_POINTER, &pointer);
+    if (pointer && pointer->zName) vfs = pointer->zName;
+  }
+  std::unique_ptr<ConnectionExtra> &slot = app_state.sync_sessions[schema];
+  auto *session = dynamic_cast<SyncSession *>(slot.get());
+  if (!session || session->path() != path || session->vfs() != vfs) {
+    slot.reset();
+    slot = std::make_unique<SyncSession>(path, vfs);
+    session = static_cast<SyncSession *>(slot.get());
+  }
+  return *session;
+}
+
+// The sync's own connection commits as durably as the application asked for its own
+// writes to that file (PRAGMA synchronous is a setting of each connection). When the
+// application's setting cannot be read (its authorizer refuses PRAGMA), SQLite's
+// default stays.
+void follow_durability(sqlite3 *app, const std::string &schema, sqlite3 *own) {
+  sqlite3_stmt *read = nullptr;
+  std::string pragma = "PRAGMA " + quote_identifier(schema) + ".synchronous";
+  if (sqlite3_prepare_v2(app, pragma.c_str(), -1, &read, nullptr) != SQLITE_OK) {
+    sqlite3_finalize(read);
+    return;
+  }
+  int level = sqlite3_step(read) == SQLITE_ROW ? sqlite3_column_int(read, 0) : -1;
+  sqlite3_finalize(read);
+  if (level < 0 || level > 3) return;
+  if (query_int(own, "PRAGMA main.synchronous", -1) == level) return;
+  exec(own, "PRAGMA main.synchronous = " + std::to_string(level));
+}
+
+// The connection a sync works on: the session's own connection to the database file
+// when it has one, so the application's connection keeps its settings and its
+// authorizer, and nothing the sync runs can be confused with the application's
+// statements. A database without a file (":memory:") is synced on the application's
+// connection, and so is one the caller holds a read transaction on (it would block
+// our commit).
 class SyncConnection {
 public:
-  SyncConnection(sqlite3 *app, ConnectionState &app_state, const std::string &schema)
-      : db_(app), state_(&app_state), schema_(schema) {
-    const char *file = sqlite3_db_filename(app, schema.c_str());
-    path_ = file ? file : "";
-    // A statement of the caller that holds a read transaction would block our commit.
+  SyncConnection(sqlite3 *app, ConnectionState &app_state, const std::string &schema, SyncSession &session)
+      : db_(app), state_(&app_state), schema_(schema), path_(session.path()), session_(session) {
     if (path_.empty() || sqlite3_txn_state(app, schema.c_str()) != SQLITE_TXN_NONE) return;
-    sqlite3_vfs *vfs = nullptr;
-    sqlite3_file_control(app, schema.c_str(), SQLITE_FCNTL_VFS_POINTER, &vfs);
-    int rc = sqlite3_open_v2(path_.c_str(), &own_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             vfs ? vfs->zName : nullptr);
-    if (rc != SQLITE_OK || register_zumero(own_) != SQLITE_OK) {
-      sqlite3_close_v2(own_);
-      own_ = nullptr;
-      fail("invalid_argument", rc != SQLITE_OK ? rc : SQLITE_ERROR);
-    }
-    sqlite3_busy_timeout(own_, 60000);
-    own_state_ = ConnectionState::find(own_);
-    db_ = own_;
-    state_ = own_state_.get();
+    db_ = session.own(state_);
+    follow_durability(app, schema, db_);
     schema_ = "main";
+    own_ = true;
   }
-  ~SyncConnection() {
-    own_state_.reset();
-    if (own_) sqlite3_close_v2(own_);
-  }
+  ~SyncConnection() { session_.drop_unless_idle(); }
   SyncConnection(const SyncConnection &) = delete;
   SyncConnection &operator=(const SyncConnection &) = delete;
 
@@ -73,14 +160,23 @@ public:
   ConnectionState &state() const { return *state_; }
   const std::string &schema() const { return schema_; }
   const std::string &path() const { return path_; }
+  HttpSession &http() const { return session_.http(); }
+  // Makes the sync tables, once per session on the session's own connection (made
+  // means committed: tables_committed() is called after the commit).
+  void ensure_sync_tables() {
+    if (!(own_ && session_.tables_ready)) sync::ensure_sync_tables(db_, schema_);
+  }
+  void tables_committed() {
+    if (own_) session_.tables_ready = true;
+  }
 
 private:
-  sqlite3 *own_ = nullptr;
-  std::shared_ptr<ConnectionState> own_state_;
+  bool own_ = false;
   sqlite3 *db_;
   ConnectionState *state_;
   std::string schema_;
   std::string path_;
+  SyncSession &session_;
 };
 
 // Thrown inside a round when the server says the client's history is not its own.
@@ -89,8 +185,9 @@ struct HistoryDiverged {};
 class SyncRun {
 public:
   SyncRun(SyncConnection &connection, ConnectionState &app, const SyncOptions &options)
-      : db_(connection.db()), connection_(connection.state()), app_(app), schema_(connection.schema()),
-        path_(connection.path()), options_(options), state_(db_, schema_), progress_(app.sync_progress) {}
+      : target_(connection), db_(connection.db()), connection_(connection.state()), app_(app),
+        schema_(connection.schema()), path_(connection.path()), http_(connection.http()), options_(options),
+        state_(db_, schema_), progress_(app.sync_progress) {}
 
   SyncStats run();
 
@@ -104,20 +201,25 @@ private:
   std::optional<json> push_pending();
   bool send_parts(json &pending, std::vector<std::string> &parts, std::string &reply_header, std::string &reply);
   RoundEnd pull(const json &pulling);
+  void stage_reply(const json &pull);
+  void keep_reply(const json &pull);
   void apply(const json &pulling, std::optional<sync::Envelope> last_part);
   void recover();
   [[noreturn]] void refused(const HttpResponse &response);
 
+  SyncConnection &target_;
   sqlite3 *db_;
   ConnectionState &connection_;
   ConnectionState &app_;
   std::string schema_;
   std::string path_;
+  HttpSession &http_;
   const SyncOptions &options_;
   sync::ClientState state_;
   SyncStats stats_;
   SyncProgressReporter progress_;
   std::size_t part_bytes_ = kDefaultPartBytes;
+  std::optional<std::string> unstaged_reply_;  // the push's reply, until staged or applied
   int recoveries_ = 0;
 };
 
@@ -148,7 +250,7 @@ HttpResponse SyncRun::post(const std::string &path, const json &header, const st
   bool pull = path == "/pull";
   TransferProgress observe = push ? progress_.push_part(package.size()) : pull ? progress_.pull_transfer() : TransferProgress();
   Clock::time_point start = Clock::now();
-  HttpResponse response = http_post(options_.url, path, body, "application/x-zumero", 300, observe);
+  HttpResponse response = http_.post(options_.url, path, body, "application/x-zumero", 300, observe);
   stats_.net_ms += elapsed_ms(start);
   stats_.down_compressed += response.body.size();
   if (push && (response.status == 200 || response.status == 202)) progress_.part_sent(package.size());
@@ -164,7 +266,7 @@ HttpResponse SyncRun::post(const std::string &path, const json &header, const st
 // the identity was made for (a copy, or a file restored from a backup).
 void SyncRun::prepare() {
   Transaction setup(db_, "BEGIN IMMEDIATE");
-  sync::ensure_sync_tables(db_, schema_);
+  target_.ensure_sync_tables();
   std::optional<std::string> bound = state_.get("dbfile");
   if (bound && *bound != options_.dbfile) fail("invalid_argument");
   std::string identity = sync::file_identity(path_);
@@ -176,6 +278,7 @@ void SyncRun::prepare() {
     state_.set("file", identity);
   }
   setup.commit();
+  target_.tables_committed();
 }
 
 // Builds the push if none is in flight, then sends it. Returns the pull to do next.
@@ -207,14 +310,29 @@ std::optional<json> SyncRun::push_pending() {
   json pull = {{"L", pending->value("L", 0)}, {"S", pending->value("S", 0)},
                {"exclude", answer.at("version").get<std::int64_t>()},
                {"exclude_token", answer.value("token", "")}, {"replied", true}};
-  // The reply is kept before anything else: a pull that fails leaves it for the next call.
-  Transaction write(db_, "BEGIN IMMEDIATE");
+  // The reply waits in memory for the pull, and the apply stores it with everything
+  // else in one transaction. A pull that does not complete stages it first (keep_reply),
+  // so the next call finds it; lost in a crash, it comes back from the server, which
+  // answers the same package sent again with the stored reply.
+  unstaged_reply_ = std::move(reply);
+  return pull;
+}
+
+// Inside a write transaction: the reply in memory goes to t$stage, as the push's answer.
+void SyncRun::stage_reply(const json &pull) {
+  if (!unstaged_reply_) return;
   state_.clear_stage("reply");
-  state_.stage("reply", reply);
+  state_.stage("reply", *unstaged_reply_);
   state_.erase("pending");
   state_.set_json("pull", pull);
+}
+
+void SyncRun::keep_reply(const json &pull) {
+  if (!unstaged_reply_) return;
+  Transaction write(db_, "BEGIN IMMEDIATE");
+  stage_reply(pull);
   write.commit();
-  return pull;
+  unstaged_reply_.reset();
 }
 
 // Sends every part; false when the server said the client's history is not its own.
@@ -332,9 +450,11 @@ SyncRun::RoundEnd SyncRun::pull(const json &pulling) {
   if (answer.value("partial", false)) {
     next["cursor"] = answer.at("cursor");
     Transaction write(db_, "BEGIN IMMEDIATE");
+    stage_reply(next);
     state_.stage("pull", part.package_bytes);
     state_.set_json("pull", next);
     write.commit();
+    unstaged_reply_.reset();
     return RoundEnd::Partial;
   }
   apply(next, std::move(part));
@@ -353,7 +473,10 @@ void SyncRun::apply(const json &pulling, std::optional<sync::Envelope> last_part
   pushed_schema.bind(1, last_seq).run();
   std::vector<std::string> packages;
   bool replied = pulling.value("replied", false);
-  if (replied) {
+  if (replied && unstaged_reply_) {
+    packages.push_back(*unstaged_reply_);
+    state_.erase("pending");
+  } else if (replied) {
     std::vector<std::string> reply = state_.staged("reply");
     packages.push_back(reply.empty() ? std::string() : reply.front());
   }
@@ -381,6 +504,7 @@ void SyncRun::apply(const json &pulling, std::optional<sync::Envelope> last_part
   progress_.apply_finished();
   write.commit();
   ledger.end();
+  unstaged_reply_.reset();
 }
 
 // The server's history is not the one the client synced with (it was restored from an
@@ -431,7 +555,16 @@ SyncRun::RoundEnd SyncRun::round(bool &used_old_push) {  // used_old_push: resum
       pulling = push_pending();
       if (!pulling) fail("http_other");
     }
-    return pull(*pulling);
+    try {
+      return pull(*pulling);
+    } catch (...) {
+      try {
+        keep_reply(*pulling);
+      } catch (...) {
+        // Not staged: the push stays pending and is sent again, which brings it back.
+      }
+      throw;
+    }
   } catch (const HistoryDiverged &) {
     recover();
     return RoundEnd::Again;
@@ -499,8 +632,10 @@ SyncStats run_sync(sqlite3 *db, ConnectionState &connection, const SyncOptions &
     fail("invalid_dbfile_name");
   require_attached(db, options.schema);
   connection.last_error_details.clear();
-  SyncConnection target(db, connection, options.schema);
-  sync::FileLock lock(target.path());
+  SyncSession &session = session_of(db, connection, options.schema);
+  // Taken before the connection is used: syncs of one file never overlap.
+  sync::FileLockHolder lock(session.lock());
+  SyncConnection target(db, connection, options.schema, session);
   try {
     return SyncRun(target, connection, options).run();
   } catch (const sync::DecodeError &) {

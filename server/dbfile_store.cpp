@@ -50,14 +50,19 @@ Connection::Connection(const std::filesystem::path &path, bool create, bool wal)
     if (rc != SQLITE_OK) throw Error(rc, "cannot register zumero on a dbfile");
     exec(db_, wal ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
                   : "PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+    keep_statements(db_);  // every request runs much the same statements
   } catch (...) {
+    drop_kept_statements(db_);
     sqlite3_close_v2(db_);
     db_ = nullptr;
     throw;
   }
 }
 
-Connection::~Connection() { sqlite3_close_v2(db_); }
+Connection::~Connection() {
+  drop_kept_statements(db_);
+  sqlite3_close_v2(db_);
+}
 
 std::vector<std::string> DbfileStore::list() const {
   std::vector<std::string> names;
@@ -180,11 +185,13 @@ void copy_database_file(const std::filesystem::path &source, const std::filesyst
 
 void ensure_server_tables(sqlite3 *db) {
   ensure_housekeeping(db, "main");
+  // One statement per exec: on a connection that keeps its statements, each is
+  // prepared once.
   exec(db, "CREATE TABLE IF NOT EXISTS \"t$clients\" (client TEXT NOT NULL, pkg INTEGER NOT NULL, "
-           "digest TEXT NOT NULL, version INTEGER NOT NULL, reply BLOB NOT NULL, PRIMARY KEY (client, pkg));"
-           "CREATE TABLE IF NOT EXISTS \"t$versions\" (version INTEGER PRIMARY KEY, token TEXT NOT NULL);"
-           "CREATE TABLE IF NOT EXISTS \"t$restored\" (tbl TEXT NOT NULL COLLATE NOCASE, recid INTEGER NOT NULL, "
-           "origin INTEGER NOT NULL, PRIMARY KEY (tbl, recid));");
+           "digest TEXT NOT NULL, version INTEGER NOT NULL, reply BLOB NOT NULL, PRIMARY KEY (client, pkg))");
+  exec(db, "CREATE TABLE IF NOT EXISTS \"t$versions\" (version INTEGER PRIMARY KEY, token TEXT NOT NULL)");
+  exec(db, "CREATE TABLE IF NOT EXISTS \"t$restored\" (tbl TEXT NOT NULL COLLATE NOCASE, recid INTEGER NOT NULL, "
+           "origin INTEGER NOT NULL, PRIMARY KEY (tbl, recid))");
 }
 
 std::int64_t current_version(sqlite3 *db) {

@@ -125,11 +125,16 @@ public:
     entry.unix_time = std::time(nullptr);
     entry.status = 200;
     log_.append(entry);
+    log_.flush();  // the log exists before the first request is served
     create_admin();
     backups_.start();
   }
 
-  void stop() override { backups_.stop(); }
+  // Every entry of an answered request is written before the server exits.
+  void stop() override {
+    backups_.stop();
+    log_.stop();
+  }
 
   Response handle(const Request &request) override {
     Clock::time_point start = Clock::now();
@@ -145,7 +150,7 @@ public:
     log.response_size = static_cast<std::int64_t>(response.body.size());
     log.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
     try {
-      log_.append(log);
+      log_.append(std::move(log));
     } catch (const std::exception &failure) {
       log_error("cannot write the server log: ", failure.what());
     }
@@ -242,6 +247,8 @@ private:
     context.log.dbfile = context.dbfile.substr(0, 4 * kMaxDbfileName);
     if (!valid_dbfile_name(context.dbfile, push))
       throw Refusal(400, "invalid_dbfile_name", "invalid dbfile name");
+    // The log is written behind the answers: a request on it sees every one before it.
+    if (context.dbfile == kLogDbfile) log_.flush();
     if (push) return handle_push(context);
     if (auth_routes_.handles(path)) return auth_routes_.handle(context);
     if (!push && !context.package.empty()) refuse("only a push carries a package");
@@ -372,7 +379,7 @@ private:
     entry.username = context.log.username;
     entry.status = 200;
     try {
-      log_.append(entry);
+      log_.append(std::move(entry));
     } catch (const std::exception &failure) {
       log_error("cannot write the server log: ", failure.what());
     }
@@ -405,10 +412,7 @@ private:
     permissions_.require_pull(context.identity, context.dbfile, db);
     std::int64_t version = current_version(db);
     check_base(db, pull.base, base_token, version);
-    if (pull.base == version && pull.cursor.phase == 0) {
-      context.log.full_response_size = 0;
-      return Response{304, std::string(), "application/x-zumero"};
-    }
+    if (pull.base == version && pull.cursor.phase == 0) return not_modified(context);
     if (pull.target > version || (pull.target && pull.target < pull.base)) refuse("'target' is out of range");
     PullResult result = build_pull(db, pull, version);
     std::string token = version_token(db, result.target);
@@ -417,6 +421,11 @@ private:
     json reply = {{"target", result.target}, {"token", token}, {"partial", result.partial}};
     if (result.partial) reply["cursor"] = cursor_json(result.next);
     return envelope_response(200, reply, result.package, context.log);
+  }
+
+  static Response not_modified(RequestContext &context) {
+    context.log.full_response_size = 0;
+    return Response{304, std::string(), "application/x-zumero"};
   }
 
   // ---- versions ------------------------------------------------------------------

@@ -96,15 +96,17 @@ void set(CURL *handle, CURLoption option, T value) {
 
 }  // namespace
 
-HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
-                       const std::string &content_type, long timeout_seconds, const TransferProgress &progress) {
-  global_init_once();
-  EasyHandle easy(curl_easy_init());
-  if (!easy) fail("network_connection_failed");
-  CURL *h = easy.get();
+namespace {
+
+// One request on handle h. The options are set anew each time (curl_easy_reset keeps
+// the handle's open connections), so nothing of an earlier request carries over.
+HttpResponse perform(CURL *h, const std::string &base_url, const std::string &path, const std::string *body,
+                     const std::string &content_type, long timeout_seconds,
+                     const TransferProgress &progress = TransferProgress()) {
+  curl_easy_reset(h);
 
   HeaderList headers;
-  append_header(headers, "Content-Type: " + content_type);
+  if (body) append_header(headers, "Content-Type: " + content_type);
   append_header(headers, "Expect:");  // no 100-continue round trip
 
   const std::string url = join_url(base_url, path);
@@ -119,9 +121,13 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
 #endif
   set(h, CURLOPT_NOSIGNAL, 1L);
   set(h, CURLOPT_NOPROXY, no_proxy.c_str());
-  set(h, CURLOPT_POST, 1L);
-  set(h, CURLOPT_POSTFIELDS, body.data());
-  set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  if (body) {
+    set(h, CURLOPT_POST, 1L);
+    set(h, CURLOPT_POSTFIELDS, body->data());
+    set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  } else {
+    set(h, CURLOPT_HTTPGET, 1L);
+  }
   set(h, CURLOPT_HTTPHEADER, headers.get());
   set(h, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   set(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -142,6 +148,8 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
   }
 
   CURLcode result = curl_easy_perform(h);
+  // The headers list must outlive the transfer only.
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
   if (result == CURLE_ABORTED_BY_CALLBACK) throw Cancelled();
   if (result != CURLE_OK) fail("network_connection_failed");
 
@@ -153,6 +161,44 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
   char *type = nullptr;
   if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type) == CURLE_OK && type) response.content_type = type;
   return response;
+}
+
+CURL *new_handle() {
+  global_init_once();
+  CURL *handle = curl_easy_init();
+  if (!handle) fail("network_connection_failed");
+  return handle;
+}
+
+}  // namespace
+
+HttpSession::HttpSession() = default;
+
+HttpSession::~HttpSession() {
+  if (handle_) curl_easy_cleanup(handle_);
+}
+
+HttpResponse HttpSession::post(const std::string &base_url, const std::string &path, const std::string &body,
+                               const std::string &content_type, long timeout_seconds,
+                               const TransferProgress &progress) {
+  if (!handle_) handle_ = new_handle();
+  return perform(handle_, base_url, path, &body, content_type, timeout_seconds, progress);
+}
+
+HttpResponse HttpSession::get(const std::string &base_url, const std::string &path, long timeout_seconds) {
+  if (!handle_) handle_ = new_handle();
+  return perform(handle_, base_url, path, nullptr, std::string(), timeout_seconds);
+}
+
+HttpResponse http_post(const std::string &base_url, const std::string &path, const std::string &body,
+                       const std::string &content_type, long timeout_seconds, const TransferProgress &progress) {
+  EasyHandle easy(new_handle());
+  return perform(easy.get(), base_url, path, &body, content_type, timeout_seconds, progress);
+}
+
+HttpResponse http_get(const std::string &base_url, const std::string &path, long timeout_seconds) {
+  EasyHandle easy(new_handle());
+  return perform(easy.get(), base_url, path, nullptr, std::string(), timeout_seconds);
 }
 
 }  // namespace zumero

@@ -42,6 +42,28 @@ HttpResponse http_post(const std::string &base_url, const std::string &path, con
                        const std::string &content_type, long timeout_seconds = 300,
                        const TransferProgress &progress = TransferProgress());
 
+// GETs base_url + path, with everything else as http_post (a health check, say).
+HttpResponse http_get(const std::string &base_url, const std::string &path, long timeout_seconds = 300);
+
+// The same requests on one reused handle: its connections stay open between requests
+// (HTTP keep-alive, TLS sessions), so a series of requests to one server pays for
+// one connection. Not for use by two threads at once.
+class HttpSession {
+public:
+  HttpSession();
+  ~HttpSession();
+  HttpSession(const HttpSession &) = delete;
+  HttpSession &operator=(const HttpSession &) = delete;
+
+  HttpResponse post(const std::string &base_url, const std::string &path, const std::string &body,
+                    const std::string &content_type, long timeout_seconds = 300,
+                    const TransferProgress &progress = TransferProgress());
+  HttpResponse get(const std::string &base_url, const std::string &path, long timeout_seconds = 300);
+
+private:
+  void *handle_ = nullptr;  // CURL *, created at the first request
+};
+
 // Replies larger than this are not read to the end: the transfer fails.
 constexpr std::size_t kMaxReplyBytes = std::size_t(512) << 20;
 

@@ -2,7 +2,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "base/sql.h"
 
@@ -452,6 +454,31 @@ std::string inflate_exactly(std::string_view input, std::size_t expected) {
 
 }  // namespace
 
+namespace {
+
+// zlib at level 2 into out (sized by compressBound). A small payload gets a window and
+// hash table just large enough for it: setting up the default ones (a few hundred KB)
+// costs more than compressing a request header. Any inflate reads the result.
+void deflate_into(const std::string &payload, std::string &out, std::size_t offset) {
+  int window_bits = 9;
+  while (window_bits < 15 && (std::size_t(1) << window_bits) < payload.size()) ++window_bits;
+  int memory_level = std::max(1, std::min(8, window_bits - 7));
+  z_stream stream{};
+  if (deflateInit2(&stream, 2, Z_DEFLATED, window_bits, memory_level, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("compression failed");
+  stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(payload.data()));
+  stream.avail_in = static_cast<uInt>(payload.size());
+  stream.next_out = reinterpret_cast<Bytef *>(&out[offset]);
+  stream.avail_out = static_cast<uInt>(out.size() - offset);
+  int rc = deflate(&stream, Z_FINISH);
+  std::size_t written = stream.total_out;
+  deflateEnd(&stream);
+  if (rc != Z_STREAM_END) throw std::runtime_error("compression failed");
+  out.resize(offset + written);
+}
+
+}  // namespace
+
 std::string seal_envelope(const Envelope &envelope, std::size_t *full_size) {
   std::string payload;
   put_u32(payload, static_cast<std::uint32_t>(envelope.header_json.size()));
@@ -466,10 +493,7 @@ std::string seal_envelope(const Envelope &envelope, std::size_t *full_size) {
   put_u32(out, static_cast<std::uint32_t>(payload.size()));
   std::size_t offset = out.size();
   out.resize(offset + bound);
-  int rc = compress2(reinterpret_cast<Bytef *>(&out[offset]), &bound,
-                     reinterpret_cast<const Bytef *>(payload.data()), payload.size(), 2);
-  if (rc != Z_OK) throw std::runtime_error("compression failed");
-  out.resize(offset + bound);
+  deflate_into(payload, out, offset);
   return out;
 }
 

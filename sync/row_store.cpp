@@ -243,12 +243,13 @@ std::optional<RowState> RowStore::state_as_of(std::int64_t recid, std::int64_t a
 
 void RowStore::ensure_server_indexes() {
   std::string prefix = quote_identifier(schema_) + ".";
+  // One statement per exec: a connection that keeps its statements prepares each once.
   exec(db_, "CREATE INDEX IF NOT EXISTS " + prefix + quote_identifier("z$rv$" + name_ + "$rv") + " ON " +
-                quote_identifier(version_table_name(name_)) + " (z_rv);" + "CREATE INDEX IF NOT EXISTS " + prefix +
-                quote_identifier("z$old$" + name_ + "$recid") + " ON " + quote_identifier(history_table_name(name_)) +
-                " (z_recid, z_rv);" + "CREATE INDEX IF NOT EXISTS " + prefix +
-                quote_identifier("z$old$" + name_ + "$end") + " ON " + quote_identifier(history_table_name(name_)) +
-                " (z_end_rv);");
+                quote_identifier(version_table_name(name_)) + " (z_rv)");
+  exec(db_, "CREATE INDEX IF NOT EXISTS " + prefix + quote_identifier("z$old$" + name_ + "$recid") + " ON " +
+                quote_identifier(history_table_name(name_)) + " (z_recid, z_rv)");
+  exec(db_, "CREATE INDEX IF NOT EXISTS " + prefix + quote_identifier("z$old$" + name_ + "$end") + " ON " +
+                quote_identifier(history_table_name(name_)) + " (z_end_rv)");
 }
 
 }  // namespace zumero::sync

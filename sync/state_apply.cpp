@@ -4,6 +4,8 @@
 #include <set>
 
 #include "base/catalog.h"
+#include "base/sql.h"
+#include "base/table_definition.h"
 #include "sync/package.h"
 #include "sync/row_store.h"
 #include "sync/schema_apply.h"
@@ -87,11 +89,31 @@ private:
     }
   }
 
+  // The identities table held before anything was removed: a row outside them is not
+  // there to remove (a new client pulling a dbfile removes nothing). Removing rows
+  // keeps the bounds true.
+  struct Bounds {
+    std::int64_t lowest = 0;
+    std::int64_t highest = -1;  // empty when below lowest
+  };
+  bool might_hold(RowStore &rows, std::int64_t recid) {
+    auto found = bounds_.find(rows.name());
+    if (found == bounds_.end()) {
+      Bounds bounds;
+      Statement range(db_, "SELECT min(rowid), max(rowid) FROM " + qualified(schema_, live_table_name(rows.name())));
+      if (range.step() && !range.is_null(0)) bounds = {range.column_int(0), range.column_int(1)};
+      found = bounds_.emplace(rows.name(), bounds).first;
+    }
+    return recid >= found->second.lowest && recid <= found->second.highest;
+  }
+
   // Every row the server sends a state for goes first, so swapped unique values fit.
   void remove_rows(const std::string &package) {
     each_row(package, [&](const std::string &table, const std::vector<int> &, RowState &row) {
       ++rows_to_write_;
-      if (row.kind != RowState::History) store(table).delete_live(row.recid);
+      if (row.kind == RowState::History) return;
+      RowStore &rows = store(table);
+      if (might_hold(rows, row.recid)) rows.delete_live(row.recid);
     });
     PackageReader reader(package);
     for (auto section = reader.next(); section != PackageReader::Section::End; section = reader.next()) {
@@ -132,9 +154,26 @@ private:
       return;
     }
     if (reply && overridden_.count({rows.name(), row.recid})) return;
-    rows.delete_live(row.recid);  // a state an earlier package wrote
-    if (row.kind == RowState::Live) rows.insert_live_named(row.recid, columns, row.values);
+    if (row.kind == RowState::Live) {
+      insert_replacing_earlier(rows, columns, row);
+    } else if (wrote_any_) {
+      rows.delete_live(row.recid);  // a state an earlier package may have written
+    }
     rows.set_version(row.recid, row.rv, row.kind == RowState::Deleted);
+  }
+
+  // Every row the packages describe was removed first, so the identity is free unless
+  // an earlier package of this apply wrote it: then that state gives way.
+  void insert_replacing_earlier(RowStore &rows, const std::vector<int> &columns, const RowState &row) {
+    wrote_any_ = true;
+    try {
+      rows.insert_live_named(row.recid, columns, row.values);
+      return;
+    } catch (const Error &error) {
+      if ((error.code() & 0xff) != SQLITE_CONSTRAINT || !rows.live_row(row.recid)) throw;
+    }
+    rows.delete_live(row.recid);
+    rows.insert_live_named(row.recid, columns, row.values);
   }
 
   sqlite3 *db_;
@@ -144,6 +183,8 @@ private:
   bool has_reply_;
   std::int64_t exclude_;
   NameMap<std::unique_ptr<RowStore>> stores_;
+  NameMap<Bounds> bounds_;
+  bool wrote_any_ = false;
   std::set<Key, KeyLess> overridden_;
   Renumbered renumbered_;
   std::int64_t rows_to_write_ = 0;  // every row state and history entry of the packages

@@ -467,12 +467,12 @@ TEST_CASE("parser: generated statements", "[parser]") {
   std::string triggers = history_triggers_ddl("s", "it's", parse_table_definition({"a", "b"}));
   CHECK(contains_text(triggers,
                       "CREATE TRIGGER \"s\".\"z$update$it's\" AFTER UPDATE ON \"z$it's\" WHEN "
-                      "zumero_recording('it''s', OLD.rowid) IS NOT NULL BEGIN INSERT INTO \"z$old$it's\" (\"a\", "
+                      "zumero_recording('it''s', OLD.rowid) IS NOT NULL BEGIN INSERT OR FAIL INTO \"z$old$it's\" (\"a\", "
                       "\"b\", z_recid, z_rv, z_end_rv, z_txid, z_deleted) VALUES (OLD.\"a\", OLD.\"b\", OLD.rowid, "
                       "NULL, NULL, zumero_recording('it''s', NULL), NEW.rowid <> OLD.rowid); END;\n"));
   CHECK(contains_text(triggers,
                       "CREATE TRIGGER \"s\".\"z$delete$it's\" AFTER DELETE ON \"z$it's\" WHEN "
-                      "zumero_recording('it''s', OLD.rowid) IS NOT NULL BEGIN INSERT INTO \"z$old$it's\" (\"a\", "
+                      "zumero_recording('it''s', OLD.rowid) IS NOT NULL BEGIN INSERT OR FAIL INTO \"z$old$it's\" (\"a\", "
                       "\"b\", z_recid, z_rv, z_end_rv, z_txid, z_deleted) VALUES (OLD.\"a\", OLD.\"b\", OLD.rowid, "
                       "NULL, NULL, zumero_recording('it''s', NULL), 1); END;\n"));
   CHECK(add_column_ddl("s", "T", parse_column_definition("d TEXT DEFAULT 'x' COLLATE nocase"), true) ==

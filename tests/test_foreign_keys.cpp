@@ -68,6 +68,23 @@ void run_common_checks(Db &db) {
     CHECK(db.count("foo") == 0);
     CHECK(db.count("bar") == 0);
   }
+  SECTION("a key given up and taken again in the same transaction is fine") {
+    db.exec("BEGIN");
+    db.exec("DELETE FROM foo WHERE a = 'hello'");
+    db.exec("INSERT INTO foo (a) VALUES ('hello')");
+    db.exec("COMMIT");
+    CHECK(db.column("SELECT a FROM foo") == std::vector<std::string>{"hello"});
+  }
+  SECTION("a violation made in a transaction that also writes other tables is refused") {
+    db.exec("CREATE VIRTUAL TABLE other USING zumero (x TEXT)");
+    db.exec("BEGIN");
+    db.exec("INSERT INTO other VALUES ('first')");
+    db.exec("UPDATE foo SET a = 'renamed'");
+    db.exec("INSERT INTO other VALUES ('last')");
+    expect_commit_refused(db);
+    CHECK(db.column("SELECT a FROM foo") == std::vector<std::string>{"hello"});
+    CHECK(db.count("other") == 0);
+  }
   SECTION("a failed COMMIT leaves history and the transaction log untouched") {
     long long tx = db.count("t$tx");
     long long old_foo = db.count("z$old$foo");

@@ -286,3 +286,30 @@ TEST_CASE("indexes: LIKE and GLOB on mixed types and awkward prefixes", "[index]
     check_results(db, std::string("SELECT id FROM %T WHERE name LIKE '") + pattern + "'");
   }
 }
+
+TEST_CASE("indexes: an equality on a TEXT PRIMARY KEY or UNIQUE column is a unique lookup", "[index]") {
+  Db db;
+  db.exec("CREATE VIRTUAL TABLE k USING zumero (code TEXT PRIMARY KEY, email TEXT UNIQUE, n INTEGER)");
+  db.exec("CREATE TABLE wanted (code TEXT)");
+  db.exec("WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 200) "
+          "INSERT INTO k SELECT 'c' || i, 'e' || i || '@x', i FROM s");
+  db.exec("INSERT INTO wanted VALUES ('c7'), ('c150'), ('none')");
+  // A join on the key looks each key up in k: k is not scanned to build an automatic
+  // index on the other side, as it was when the lookup was costed like a scan.
+  std::vector<std::string> plan = db.plan("SELECT k.n FROM wanted w JOIN k ON k.code = w.code");
+  INFO("plan: " << Catch::Detail::stringify(plan));
+  CHECK(plan_has(plan, "WHERE \"code\" = ?1"));
+  CHECK_FALSE(plan_has(plan, "AUTOMATIC"));
+  CHECK(sorted(db.rows("SELECT k.n FROM wanted w JOIN k ON k.code = w.code")) == Rows{{"150"}, {"7"}});
+  plan = db.plan("SELECT k.n FROM wanted w JOIN k ON k.email = w.code || '@x'");
+  INFO("plan: " << Catch::Detail::stringify(plan));
+  CHECK(plan_has(plan, "WHERE \"email\" = ?1"));
+  CHECK_FALSE(plan_has(plan, "AUTOMATIC"));
+  // Rows found by key are updated and deleted as before.
+  db.exec("UPDATE k SET n = -n WHERE code = 'c9'");
+  db.exec("DELETE FROM k WHERE code = 'c10'");
+  CHECK(db.integer("SELECT n FROM k WHERE code = 'c9'") == -9);
+  CHECK(db.integer("SELECT count(*) FROM k WHERE code = 'c10'") == 0);
+  CHECK(db.count("k") == 199);
+  CHECK(db.integer("SELECT count(*) FROM z$old$k") == 2);
+}

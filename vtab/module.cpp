@@ -1,5 +1,6 @@
 #include "vtab/module.h"
 
+#include <map>
 #include <memory>
 #include <new>
 
@@ -292,6 +293,37 @@ bool column_is_rowid(const ZumeroTable &table, int column) {
   return column < 0 || column == table.definition.integer_primary_key;
 }
 
+// The collation an equality on `column` compares with, as SQLite names it.
+std::string effective_collation(const std::string &collation) { return collation.empty() ? "BINARY" : collation; }
+
+// Whether the equalities (column -> collation) pin down at most one row: they cover a
+// PRIMARY KEY or UNIQUE constraint, each column compared with the collation of that
+// constraint's index. (An IS would match several NULLs of a UNIQUE column: only = counts.)
+bool equalities_are_unique(const TableDefinition &definition, const std::map<int, std::string> &equalities) {
+  auto covered = [&](int column, const std::string &collation) {
+    auto found = equalities.find(column);
+    return found != equalities.end() && iequals(found->second, effective_collation(collation));
+  };
+  for (size_t i = 0; i < definition.columns.size(); ++i) {
+    const ColumnDefinition &column = definition.columns[i];
+    if ((column.primary_key || column.unique) && covered(static_cast<int>(i), column.collation)) return true;
+  }
+  for (const TableConstraint &constraint : definition.constraints) {
+    if (constraint.kind == TableConstraint::Check || constraint.columns.empty()) continue;
+    bool all = true;
+    for (const IndexedColumn &indexed : constraint.columns) {
+      int column = definition.column_index(indexed.name);
+      if (column < 0 || !covered(column, indexed.collation.empty() ? definition.columns[column].collation
+                                                                   : indexed.collation)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
 int zumeroBestIndex(sqlite3_vtab *vtab, sqlite3_index_info *info) {
   return guarded(vtab, [&] {
     const ZumeroTable &table = *table_of(vtab);
@@ -299,6 +331,7 @@ int zumeroBestIndex(sqlite3_vtab *vtab, sqlite3_index_info *info) {
     int arguments = 0;
     bool unique = false;
     double rows = 1000000.0;
+    std::map<int, std::string> equalities;  // column -> collation of its = constraint
     for (int i = 0; i < info->nConstraint; ++i) {
       const auto &constraint = info->aConstraint[i];
       if (!constraint.usable) continue;
@@ -320,6 +353,8 @@ int zumeroBestIndex(sqlite3_vtab *vtab, sqlite3_index_info *info) {
       }
       info->aConstraintUsage[i].omit = omit;
       where += (where.empty() ? " WHERE " : " AND ") + term;
+      if (constraint.op == SQLITE_INDEX_CONSTRAINT_EQ && constraint.iColumn >= 0)
+        equalities[constraint.iColumn] = collation ? collation : "BINARY";
       if (constraint.op == SQLITE_INDEX_CONSTRAINT_EQ || constraint.op == SQLITE_INDEX_CONSTRAINT_IS ||
           constraint.op == SQLITE_INDEX_CONSTRAINT_ISNULL) {
         if (column_is_rowid(table, constraint.iColumn) && constraint.op != SQLITE_INDEX_CONSTRAINT_ISNULL) unique = true;
@@ -329,6 +364,7 @@ int zumeroBestIndex(sqlite3_vtab *vtab, sqlite3_index_info *info) {
         rows /= 4.0;
       }
     }
+    if (!unique && equalities_are_unique(table.definition, equalities)) unique = true;
     std::string order;
     for (int i = 0; i < info->nOrderBy; ++i) {
       order += (order.empty() ? " ORDER BY " : ", ") + column_sql(table, info->aOrderBy[i].iColumn) +
@@ -456,12 +492,16 @@ int zumeroBegin(sqlite3_vtab *) { return SQLITE_OK; }
 
 // Foreign keys between zumero tables are always deferred. With PRAGMA foreign_keys on,
 // SQLite checks them at COMMIT; with it off, the module checks the tables involved.
-void check_foreign_keys(sqlite3 *db, const std::string &schema, const ChangeLedger &ledger) {
+// The check looks at the rows the transaction changed only, and once per commit (xSync
+// comes once for each zumero table in the transaction).
+void check_foreign_keys(sqlite3 *db, const std::string &schema, ChangeLedger &ledger) {
   int enforced = 0;
   sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_FKEY, -1, &enforced);
-  if (enforced) return;
-  if (find_foreign_key_violation(db, schema, ledger.changed_tables()))
+  if (enforced || ledger.foreign_keys_checked()) return;
+  std::vector<RowRange> scratch;
+  if (find_foreign_key_violation(db, schema, ledger.changed_ranges(scratch), ledger.current_txid()))
     throw Error(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed");
+  ledger.set_foreign_keys_checked();
 }
 
 ChangeLedger &ledger_of(ZumeroTable &table) { return table.connection->ledger(table.schema); }

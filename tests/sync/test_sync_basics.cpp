@@ -267,3 +267,44 @@ TEST_CASE("A server that is not listening gives zumero:network_connection_failed
   b.sync_complete(server.url(), "nowhere");
   CHECK(b.dump("t") == a.dump("t"));
 }
+
+// What a connection keeps between syncs (its own connection to the file, the lock
+// file, the HTTP connection) belongs to the file a schema names at each call.
+TEST_CASE("Syncs follow the file a schema names, and connections of one file see each other's syncs",
+          "[sync][session]") {
+  ServerProcess server;
+  TempDir dir;
+  Client app(dir.path() / "app.db");
+  for (const char *name : {"first", "second"}) {
+    Client file(dir.path() / (std::string(name) + ".db"));
+    file.exec(std::string("CREATE VIRTUAL TABLE t USING zumero (k TEXT); INSERT INTO t VALUES ('") + name + "')");
+  }
+  auto sync_aux = [&](const std::string &dbfile) {
+    return app.text("SELECT zumero_sync('aux', " + sql_quote(server.url()) + ", " + sql_quote(dbfile) + ")");
+  };
+  app.exec("ATTACH " + sql_quote((dir.path() / "first.db").string()) + " AS aux");
+  CHECK(sync_aux("one").rfind("0;0;", 0) == 0);
+  app.exec("DETACH aux");
+  app.exec("ATTACH " + sql_quote((dir.path() / "second.db").string()) + " AS aux");
+  CHECK(sync_aux("two").rfind("0;0;", 0) == 0);
+  app.exec("DETACH aux");
+  Client one(dir.path() / "one.db");
+  one.sync_complete(server.url(), "one");
+  CHECK(one.rows("SELECT k FROM t") == Rows{{"first"}});
+  Client two(dir.path() / "two.db");
+  two.sync_complete(server.url(), "two");
+  CHECK(two.rows("SELECT k FROM t") == Rows{{"second"}});
+
+  // Two connections of one file, syncing in turns: each sees what the other did.
+  Client again(dir.path() / "one.db");
+  one.exec("INSERT INTO t VALUES ('by one')");
+  one.sync_complete(server.url(), "one");
+  again.exec("INSERT INTO t VALUES ('by again')");
+  again.sync_complete(server.url(), "one");
+  one.sync_complete(server.url(), "one");
+  CHECK(one.integer("SELECT count(*) FROM \"t$dirty\"") == 0);
+  Client fresh(dir.path() / "fresh.db");
+  fresh.sync_complete(server.url(), "one");
+  CHECK(fresh.rows("SELECT k FROM t ORDER BY k") == Rows{{"by again"}, {"by one"}, {"first"}});
+  CHECK(one.rows("SELECT k FROM t ORDER BY k") == fresh.rows("SELECT k FROM t ORDER BY k"));
+}
