@@ -11,11 +11,14 @@
 // between the two leaves PostgreSQL ahead of nothing but its own copy, which the next
 // catch-up repairs. See "Several nodes over PostgreSQL" in docs/design.md.
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <zlib.h>
 
@@ -48,6 +51,11 @@ const char *const kSchema[] = {
     "seq bigint NOT NULL, image_seq bigint NOT NULL, bytes_since_image bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS zumero_changes (dbfile text NOT NULL REFERENCES zumero_dbfiles (name) "
     "ON DELETE CASCADE, seq bigint NOT NULL, whole boolean NOT NULL, data bytea NOT NULL, PRIMARY KEY (dbfile, seq))",
+    // The parts of pushes sent in several requests (push_staging.cpp), which may reach
+    // different nodes; a dbfile may not exist yet when its first push is staged.
+    "CREATE TABLE IF NOT EXISTS zumero_push_parts (dbfile text NOT NULL, client text NOT NULL, pkg bigint NOT NULL, "
+    "part bigint NOT NULL, parts bigint NOT NULL, digest text NOT NULL, body bytea NOT NULL, "
+    "received timestamptz NOT NULL, PRIMARY KEY (dbfile, client, pkg, part))",
 };
 
 // Runs `work`, turning every PostgreSQL failure into StorageUnavailable: the client
@@ -99,6 +107,20 @@ std::string unpack(const std::string &packed) {
       produced != size)
     throw Error(SQLITE_CORRUPT, "zumero: a stored change record is malformed");
   return data;
+}
+
+// With ZUMERO_TEST_HOOKS=1, ZUMERO_TEST_RECORD_STALL=<dbfile>:<ms> holds every write
+// of that dbfile after PostgreSQL committed it and before the copy and the client learn
+// of it, so tests can kill a node in that window. Other dbfiles (the server log) never
+// wait.
+void stall_after_record_for_tests(const std::string &dbfile) {
+  const char *hooks = std::getenv("ZUMERO_TEST_HOOKS");
+  const char *stall = std::getenv("ZUMERO_TEST_RECORD_STALL");
+  if (!hooks || std::string(hooks) != "1" || !stall) return;
+  std::string setting(stall);
+  std::size_t colon = setting.rfind(':');
+  if (colon == std::string::npos || setting.substr(0, colon) != dbfile) return;
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(setting.c_str() + colon + 1)));
 }
 
 // What PostgreSQL says about one dbfile.
@@ -249,8 +271,9 @@ public:
     std::optional<DbfileRow> row = current_row(dbfile);
     if (!row) return std::nullopt;
     Copy &copy = copy_of(dbfile);
-    if (copy.seq.load() != row->seq) {
+    if (copy.seq.load() != row->seq || !fs::exists(copies_.path_of(dbfile))) {
       std::lock_guard<std::mutex> held(copy.lock);
+      forget_if_deleted(dbfile, copy);
       catch_up(dbfile, copy, *row);
     }
     return copies_.acquire(dbfile, true);
@@ -293,6 +316,18 @@ public:
     std::unique_ptr<Copy> &copy = copy_states_[dbfile];
     if (!copy) copy = std::make_unique<Copy>();
     return *copy;
+  }
+
+  // Someone deleted the copy's file, or the whole data directory, while the node ran:
+  // connections still open on the deleted file go, and the copy is rebuilt from
+  // PostgreSQL in a directory made anew. The caller holds copy.lock.
+  void forget_if_deleted(const std::string &dbfile, Copy &copy) {
+    if (fs::exists(copies_.path_of(dbfile))) return;
+    copy.applier.reset();
+    copies_.discard(dbfile);
+    copy.seq = -1;
+    copy.incarnation.clear();
+    fs::create_directories(copies_.data_dir());
   }
 
   // Brings the copy at least to `row`'s newest record. The caller holds copy.lock.
@@ -391,6 +426,7 @@ PgWriteSession::PgWriteSession(PgStorage &storage, const std::string &dbfile)
     row_ = *row;
   });
   copy_lock_ = std::unique_lock<std::mutex>(copy_.lock);
+  storage_.forget_if_deleted(dbfile_, copy_);
   if (creating_) {
     draft_ = storage_.copies().open_draft(dbfile_);
     db_ = draft_->get();
@@ -456,6 +492,7 @@ void PgWriteSession::commit() {
   std::string record = record_for(seq);
   tracker_.reset();
   guarded("recording a write", [&] { store_record(seq, whole_, record); });
+  stall_after_record_for_tests(dbfile_);
   // PostgreSQL has it now; the copy follows. Should it fail, the copy is rebuilt later.
   copy_.seq = -1;
   if (creating_) {

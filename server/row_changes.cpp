@@ -144,7 +144,6 @@ bool encode_table(sqlite3 *db, const std::string &table, const std::set<std::int
   } catch (const Error &) {
     return false;  // gone, or WITHOUT ROWID
   }
-  int columns = select.column_count() - 1;
   std::vector<std::int64_t> absent;
   RecordWriter present;
   std::size_t present_count = 0;
@@ -152,13 +151,16 @@ bool encode_table(sqlite3 *db, const std::string &table, const std::set<std::int
     select.bind(1, rowid);
     if (select.step()) {
       present.signed_varint(rowid);
-      for (int i = 1; i <= columns; ++i) present.value(select.column_value(i));
+      for (int i = 1; i < select.column_count(); ++i) present.value(select.column_value(i));
       ++present_count;
     } else {
       absent.push_back(rowid);
     }
     select.reset();
   }
+  // Counted once the statement ran: a kept statement prepared before the table gained
+  // a column is prepared again, with the new column, only when it is stepped.
+  int columns = select.column_count() - 1;
   out.text(table);
   out.varint(static_cast<std::uint64_t>(columns));
   for (int i = 1; i <= columns; ++i) out.text(sqlite3_column_name(select.get(), i));

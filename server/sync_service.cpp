@@ -106,7 +106,7 @@ class SyncService final : public Service {
 public:
   SyncService(const ServerConfig &config, Metrics &metrics)
       : config_(config), metrics_(metrics), store_(make_storage(config)), log_(*store_),
-        staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes),
+        staging_(config.data_dir / ".zumero-push-parts", config.max_push_bytes, config.store),
         authenticator_(*store_, AuthLimits{config.auth_throttle_after, config.auth_throttle_max_ms}),
         permissions_(*store_, authenticator_), auth_routes_(*store_, authenticator_, permissions_),
         backups_(*store_, BackupSettings{config.backup_dir, std::chrono::seconds(config.backup_interval),

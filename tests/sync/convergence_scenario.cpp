@@ -498,15 +498,18 @@ void Scenario::check_resources() {
     std::uintmax_t size = std::filesystem::file_size(path, error);
     if (!error && size > kMaxFile) fail("file_size", path.string() + " is " + std::to_string(size) + " bytes");
   };
-  for (const auto &entry : std::filesystem::recursive_directory_iterator(server_->data_dir()))
-    if (entry.is_regular_file()) check_file(entry.path());
+  for (int node = 0; node < server_->node_count(); ++node)
+    for (const auto &entry : std::filesystem::recursive_directory_iterator(server_->node_data_dir(node)))
+      if (entry.is_regular_file()) check_file(entry.path());
   for (const auto &file : context_.files) check_file(file->path);
-  std::ifstream status("/proc/" + std::to_string(server_->pid()) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM:", 0) != 0) continue;
-    long kilobytes = std::atol(line.c_str() + 6);
-    if (kilobytes > 1024 * 1024) fail("server_memory", "peak resident size " + std::to_string(kilobytes) + " kB");
-    log("server", "peak resident size " + std::to_string(kilobytes) + " kB");
+  for (int node = 0; node < server_->node_count(); ++node) {
+    std::ifstream status("/proc/" + std::to_string(server_->node_pid(node)) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmHWM:", 0) != 0) continue;
+      long kilobytes = std::atol(line.c_str() + 6);
+      if (kilobytes > 1024 * 1024) fail("server_memory", "peak resident size " + std::to_string(kilobytes) + " kB");
+      log("server", "node " + std::to_string(node) + " peak resident size " + std::to_string(kilobytes) + " kB");
+    }
   }
 }
 

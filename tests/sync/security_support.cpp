@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "server_requests.h"
+
 namespace zumero::securitytest {
 
 using synctest::sql_quote;
@@ -98,7 +100,7 @@ std::string storage_usage_sql(const std::string &url, const Who &who, const std:
 // ---- server files ---------------------------------------------------------------------
 
 ServerFile::ServerFile(const test::ServerProcess &server, const std::string &dbfile) {
-  std::string uri = "file:" + (server.data_dir() / (dbfile + ".db")).string() + "?mode=ro";
+  std::string uri = "file:" + zumero::synctest::readable_dbfile(server, dbfile).string() + "?mode=ro";
   int rc = sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db_ ? sqlite3_errmsg(db_) : "cannot open";

@@ -96,7 +96,8 @@ std::vector<std::set<std::string>> write_and_sync(std::vector<std::unique_ptr<Cl
 
 }  // namespace
 
-TEST_CASE("Backups taken while clients push restore into a server that loses nothing", "[sync][backup]") {
+// --backup-dir is for SQLite files; PostgreSQL is backed up with its own tools.
+TEST_CASE("Backups taken while clients push restore into a server that loses nothing", "[sync][backup][sqlite-files]") {
   TempDir dir;
   const fs::path backups = dir.path() / "backups";
   ServerProcess server({"--backup-dir", backups.string(), "--backup-interval", "1", "--backup-keep", "3"});

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "server/tests/server_process.h"
+#include "server_requests.h"
 #include "sync/http_client.h"
 #include "sync_support.h"
 
@@ -307,7 +308,7 @@ bool starts_with(const std::string &text, const std::string &prefix) { return te
 class ServerFile {
 public:
   ServerFile(const ServerProcess &server, const std::string &dbfile) {
-    std::string path = (server.data_dir() / (dbfile + ".db")).string();
+    std::string path = zumero::synctest::readable_dbfile(server, dbfile).string();
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
       std::string message = db_ ? sqlite3_errmsg(db_) : "cannot open";
       sqlite3_close(db_);
@@ -639,12 +640,12 @@ TEST_CASE("Hostile table definitions in a push are refused and run nothing", "[s
     HttpResponse creating = push(server, created, create_table_entry(attack.table, attack.arguments));
     CHECK(creating.status == 400);
     CHECK(is_definition_error(error_id(creating)));
-    CHECK_FALSE(std::filesystem::exists(server.data_dir() / (created + ".db")));
+    CHECK_FALSE(server.has_dbfile(created));
     // A valid table in the same push does not carry the hostile one in.
     HttpResponse mixed = push(
         server, created, create_table_entry("fine", {"a TEXT"}) + create_table_entry(attack.table, attack.arguments));
     CHECK(mixed.status == 400);
-    CHECK_FALSE(std::filesystem::exists(server.data_dir() / (created + ".db")));
+    CHECK_FALSE(server.has_dbfile(created));
     // A push to an existing dbfile changes nothing in it.
     HttpResponse existing = push(server, "victim", create_table_entry(attack.table, attack.arguments));
     CHECK(existing.status == 400);
@@ -659,7 +660,7 @@ TEST_CASE("Hostile table definitions in a push are refused and run nothing", "[s
         push(server, created, create_table_entry("t", {"k TEXT"}) + schema_entry("add_column", "t", attack.detail));
     CHECK(creating.status == 400);
     CHECK(is_definition_error(error_id(creating)));
-    CHECK_FALSE(std::filesystem::exists(server.data_dir() / (created + ".db")));
+    CHECK_FALSE(server.has_dbfile(created));
     HttpResponse existing = push(server, "victim", schema_entry("add_column", "t", attack.detail));
     CHECK(existing.status == 400);
     CHECK(is_definition_error(error_id(existing)));
@@ -1382,7 +1383,7 @@ TEST_CASE("Client mistakes get a 4xx with a zumero identifier and reveal no serv
   // Nothing was applied, and no request counted as a server fault.
   ServerFile file(server, "victim");
   CHECK(file.integer("SELECT count(*) FROM \"z$t\"") == 3);
-  CHECK_FALSE(std::filesystem::exists(server.data_dir() / "created.db"));
+  CHECK_FALSE(server.has_dbfile("created"));
   INFO("error lines:\n" << joined(error_lines(server)));
   CHECK(error_lines(server).empty());
   ServerFile log(server, "zumero_log");
@@ -1423,7 +1424,7 @@ TEST_CASE("Definitions SQLite refuses only when it runs them are still the clien
     CHECK(response.status < 500);
     CHECK(error_id(response).rfind("<", 0) == std::string::npos);
     CHECK(response.body.find(data_dir) == std::string::npos);
-    CHECK_FALSE(std::filesystem::exists(server.data_dir() / (dbfile + ".db")));
+    CHECK_FALSE(server.has_dbfile(dbfile));
   }
   INFO("error lines:\n" << joined(error_lines(server)));
   CHECK(error_lines(server).empty());

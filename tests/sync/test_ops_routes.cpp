@@ -1,6 +1,7 @@
 // The operator's routes: GET /metrics (Prometheus text format) and GET /status (HTML),
 // for users of zumero_users_admin by HTTP Basic authentication, or for anyone on the
-// --metrics-listen address.
+// --metrics-listen address. Tests of one process's counters and page are tagged
+// [one-node]: behind a balancer each node shows only what it served.
 #include <catch2/catch.hpp>
 
 #include <regex>
@@ -102,7 +103,7 @@ TEST_CASE("The metrics listener answers /metrics, /status and /health without cr
   CHECK(http_get(ops.server.url() + "/metrics").status == 401);
 }
 
-TEST_CASE("/metrics is valid Prometheus text and its counters follow the traffic", "[ops][metrics]") {
+TEST_CASE("/metrics is valid Prometheus text and its counters follow the traffic", "[ops][metrics][one-node]") {
   OpsServer ops;
   const Exposition before = ops.metrics();
   CHECK(before.types.at("zumero_http_requests_total") == "counter");
@@ -181,7 +182,7 @@ TEST_CASE("/metrics is valid Prometheus text and its counters follow the traffic
 }
 
 TEST_CASE("/status lists the dbfiles, the recent requests and errors, and a chart of syncs, all escaped",
-          "[ops][status]") {
+          "[ops][status][one-node]") {
   OpsServer ops;
   TempDir dir;
   Client client(dir.path() / "client.db");

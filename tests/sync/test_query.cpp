@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "server/pg_client.h"
 #include "server/tests/server_process.h"
 #include "sync/http_client.h"
 #include "sync/package.h"
@@ -49,9 +50,28 @@ QueryReply post_query(const std::string &url, const std::string &dbfile, const s
   return reply;
 }
 
+// In PostgreSQL, what is authoritative: the dbfiles, the dbfile's row and its records.
+std::string postgresql_state(const ServerProcess &server, const std::string &dbfile) {
+  namespace pg = zumero::server::pg;
+  std::string state;
+  for (const std::string &name : server.dbfiles()) state += name + "\n";
+  pg::PgConnection db(server.store_conninfo());
+  for (const char *sql : {"SELECT incarnation, seq, image_seq, bytes_since_image FROM zumero_dbfiles WHERE name = $1",
+                          "SELECT seq, whole, md5(data) FROM zumero_changes WHERE dbfile = $1 ORDER BY seq"}) {
+    pg::PgResult result = db.exec(sql, {pg::Param::text(dbfile)});
+    for (int row = 0; row < result.rows(); ++row) {
+      for (int column = 0; column < result.columns(); ++column)
+        state += (result.is_null(row, column) ? std::string("<null>") : result.text(row, column)) + "|";
+      state += "\n";
+    }
+  }
+  return state;
+}
+
 // Everything the server's copy of a dbfile holds, read directly from its file (read-only),
 // and the names of the files in the data directory: a refusal must change neither.
 std::string server_state(const ServerProcess &server, const std::string &dbfile) {
+  if (server.uses_postgresql()) return postgresql_state(server, dbfile);
   std::string state;
   // Journals come and go with the server's connections; the databases stay.
   std::set<std::string> files;
@@ -362,7 +382,7 @@ TEST_CASE("A query needs an identity that may pull the dbfile", "[sync][query][r
   // A dbfile that does not exist.
   QueryReply missing = post_query(fixture.server.url(), "no_such_dbfile", "SELECT 1", auth_of(admin));
   CHECK(missing.status == 404);
-  CHECK_FALSE(std::filesystem::exists(fixture.server.data_dir() / "no_such_dbfile.db"));
+  CHECK_FALSE(fixture.server.has_dbfile("no_such_dbfile"));
 }
 
 TEST_CASE("A query never reads an internal auth dbfile", "[sync][query][refusal]") {

@@ -89,7 +89,7 @@ TEST_CASE("A config file sets the options and the command line overrides it", "[
 
   // The fixture's --data-dir and --listen on the command line win over the file.
   CHECK(server.port() != 1);
-  CHECK(std::filesystem::exists(server.data_dir() / "zumero_users_admin.db"));
+  CHECK(server.has_dbfile("zumero_users_admin"));
   CHECK_FALSE(std::filesystem::exists(elsewhere));
 }
 

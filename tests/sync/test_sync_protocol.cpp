@@ -64,8 +64,7 @@ TEST_CASE("Malformed requests get 400 and change nothing", "[sync][protocol]") {
          "INSERT INTO t VALUES ('one', 1), ('two', 2);");
   a.sync_complete(server.url(), "robust");
   const Rows before = a.dump("t");
-  const auto size_before = std::filesystem::file_size(server.data_dir() / "robust.db");
-  (void)size_before;
+  REQUIRE(server.has_dbfile("robust"));
 
   const std::string package = push_package(1000);
   // Base 0 needs no version token; the new row does not meet any change.
@@ -165,7 +164,7 @@ TEST_CASE("HTTPS with a self-signed certificate trusted through ZUMERO_CA_FILE",
   Client a(dir.path() / "a.db");
   a.exec("CREATE VIRTUAL TABLE t USING zumero (k TEXT PRIMARY KEY); INSERT INTO t VALUES ('secret');");
   CHECK(a.sync_error(server.url(), "tls") == "zumero:network_connection_failed");
-  CHECK_FALSE(std::filesystem::exists(server.data_dir() / "tls.db"));
+  CHECK_FALSE(server.has_dbfile("tls"));
 
   setenv("ZUMERO_CA_FILE", tls.cert_file.c_str(), 1);
   CHECK(a.sync_error(server.url(), "tls") == "");
@@ -202,6 +201,6 @@ TEST_CASE("Pushes the server cannot apply get 400 and create no dbfile", "[sync]
   CHECK(post(bad_column).status == 400);
 
   // None of these created the dbfile, and the server still serves requests.
-  CHECK_FALSE(std::filesystem::exists(server.data_dir() / "never.db"));
+  CHECK_FALSE(server.has_dbfile("never"));
   CHECK(zumero::test::http_get(server.url() + "/health").status == 200);
 }

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "server/tests/server_process.h"
+#include "server_requests.h"
 #include "sync_support.h"
 #include "tcp_proxy.h"
 
@@ -133,30 +134,6 @@ std::string row_difference(const Rows &expected, const Rows &actual) {
            ", e.g.\n" + zumero::synctest::to_string(examples);
   };
   return describe(expected, actual, "missing") + describe(actual, expected, "unexpected");
-}
-
-// Rows of `sql` in the server's own copy of `dbfile`, read without the extension.
-Rows server_rows(const ServerProcess &server, const std::string &dbfile, const std::string &sql) {
-  std::string path = (server.data_dir() / (dbfile + ".db")).string();
-  sqlite3 *db = nullptr;
-  sqlite3_stmt *statement = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr);
-  Rows rows;
-  while (rc == SQLITE_OK && (rc = sqlite3_step(statement)) == SQLITE_ROW) {
-    zumero::synctest::Row row;
-    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
-      const unsigned char *text = sqlite3_column_text(statement, i);
-      row.emplace_back(text ? reinterpret_cast<const char *>(text) : "<null>");
-    }
-    rows.push_back(row);
-    rc = SQLITE_OK;
-  }
-  std::string error = rc == SQLITE_DONE ? "" : path + ": " + sqlite3_errmsg(db);
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
-  if (!error.empty()) throw std::runtime_error(error);
-  return rows;
 }
 
 }  // namespace
@@ -718,7 +695,7 @@ TEST_CASE("Two connections syncing one file at once push its rows once", "[sync]
   }
   INFO(outcome);
   a.sync_complete(server.url(), "twice");
-  CHECK(server_rows(server, "twice", "SELECT count(*), count(DISTINCT v) FROM \"z$t\"") ==
+  CHECK(zumero::synctest::query_rows(server.url(), "twice", "SELECT count(*), count(DISTINCT v) FROM \"z$t\"") ==
         Rows{{std::to_string(kRows), std::to_string(kRows)}});
   auto fresh = fresh_client(dir, server.url(), "twice");
   CHECK(fresh->integer("SELECT count(*) FROM t") == kRows);

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/tests/server_process.h"
+#include "server_requests.h"
 #include "sync/http_client.h"
 #include "sync/package.h"
 #include "sync_support.h"
@@ -113,10 +114,11 @@ std::unique_ptr<Client> fresh_client(const TempDir &dir, const std::string &name
   return client;
 }
 
-// The dbfile's version, read from the server's file with plain SQLite.
+// The dbfile's version, as the server tells it.
 std::int64_t server_version(const ServerProcess &server, const std::string &dbfile) {
-  PlainDatabase file(server.data_dir() / (dbfile + ".db"), SQLITE_OPEN_READONLY);
-  return file.integer("SELECT value FROM \"t$sync\" WHERE key = 'version'");
+  std::optional<std::int64_t> version = zumero::synctest::current_version(server.url(), dbfile);
+  if (!version) throw std::runtime_error("the server has no dbfile " + dbfile);
+  return *version;
 }
 
 // Copies a client database whose connections are closed or idle.
@@ -285,7 +287,7 @@ const char *const kLabels = "SELECT label, v FROM t ORDER BY label, v";
 
 }  // namespace
 
-TEST_CASE("A copied client file and a server restored from a backup lose and duplicate nothing", "[sync][trust]") {
+TEST_CASE("A copied client file loses and duplicates nothing", "[sync][trust]") {
   ServerProcess server;
   TempDir dir;
   const std::string dbfile = "copied";
@@ -320,40 +322,49 @@ TEST_CASE("A copied client file and a server restored from a backup lose and dup
     CHECK(fresh->rows(kLabels) == Rows{{"from a", "a"}, {"from a2", "a2"}, {"pending", "a"},
                                        {"r1", "pending"}, {"r2", "by a"}, {"r3", "by a2"}});
   }
+}
 
-  SECTION("a server restored from an older backup") {
-    Client b(dir.path() / "b.db");
-    b.sync_complete(server.url(), dbfile);
-    b.exec("INSERT INTO t VALUES ('b before', 'b')");
-    b.sync_complete(server.url(), dbfile);
-    a.sync_complete(server.url(), dbfile);
+// A server restored by copying its data directory back: the SQLite files only.
+TEST_CASE("A server restored from an older backup of its files loses and duplicates nothing",
+          "[sync][trust][sqlite-files]") {
+  ServerProcess server;
+  TempDir dir;
+  const std::string dbfile = "copied";
+  Client a(dir.path() / "a.db");
+  a.exec(std::string(kLabelTable) + "; INSERT INTO t VALUES ('r1', 'base'), ('r2', 'base'), ('r3', 'base')");
+  a.sync_complete(server.url(), dbfile);
 
-    server.stop();
-    const fs::path backup = dir.path() / "backup";
-    fs::copy(server.data_dir(), backup, fs::copy_options::recursive);
-    server.restart();
-    a.exec("INSERT INTO t VALUES ('a after', 'a'); UPDATE t SET v = 'by a' WHERE label = 'r1'");
-    b.exec("INSERT INTO t VALUES ('b after', 'b'); UPDATE t SET v = 'b updated' WHERE label = 'b before'");
-    for (Client *client : {&a, &b, &a}) REQUIRE(sync_complete_error(*client, server.url(), dbfile) == "");
+  Client b(dir.path() / "b.db");
+  b.sync_complete(server.url(), dbfile);
+  b.exec("INSERT INTO t VALUES ('b before', 'b')");
+  b.sync_complete(server.url(), dbfile);
+  a.sync_complete(server.url(), dbfile);
 
-    server.stop();
-    fs::remove_all(server.data_dir());
-    fs::copy(backup, server.data_dir(), fs::copy_options::recursive);
-    server.restart();
-    a.exec("UPDATE t SET v = 'a last' WHERE label = 'a after'");
-    b.exec("INSERT INTO t VALUES ('b last', 'b')");
-    for (int round = 0; round < 3; ++round) {
-      INFO("round " << round);
-      CHECK(sync_complete_error(a, server.url(), dbfile) == "");
-      CHECK(sync_complete_error(b, server.url(), dbfile) == "");
-    }
+  server.stop();
+  const fs::path backup = dir.path() / "backup";
+  fs::copy(server.data_dir(), backup, fs::copy_options::recursive);
+  server.restart();
+  a.exec("INSERT INTO t VALUES ('a after', 'a'); UPDATE t SET v = 'by a' WHERE label = 'r1'");
+  b.exec("INSERT INTO t VALUES ('b after', 'b'); UPDATE t SET v = 'b updated' WHERE label = 'b before'");
+  for (Client *client : {&a, &b, &a}) REQUIRE(sync_complete_error(*client, server.url(), dbfile) == "");
 
-    auto fresh = fresh_client(dir, "fresh", server.url(), dbfile);
-    CHECK(fresh->rows(kLabels) == Rows{{"a after", "a last"}, {"b after", "b"}, {"b before", "b updated"},
-                                       {"b last", "b"}, {"r1", "by a"}, {"r2", "base"}, {"r3", "base"}});
-    CHECK(a.dump("t") == fresh->dump("t"));
-    CHECK(b.dump("t") == fresh->dump("t"));
+  server.stop();
+  fs::remove_all(server.data_dir());
+  fs::copy(backup, server.data_dir(), fs::copy_options::recursive);
+  server.restart();
+  a.exec("UPDATE t SET v = 'a last' WHERE label = 'a after'");
+  b.exec("INSERT INTO t VALUES ('b last', 'b')");
+  for (int round = 0; round < 3; ++round) {
+    INFO("round " << round);
+    CHECK(sync_complete_error(a, server.url(), dbfile) == "");
+    CHECK(sync_complete_error(b, server.url(), dbfile) == "");
   }
+
+  auto fresh = fresh_client(dir, "fresh", server.url(), dbfile);
+  CHECK(fresh->rows(kLabels) == Rows{{"a after", "a last"}, {"b after", "b"}, {"b before", "b updated"},
+                                     {"b last", "b"}, {"r1", "by a"}, {"r2", "base"}, {"r3", "base"}});
+  CHECK(a.dump("t") == fresh->dump("t"));
+  CHECK(b.dump("t") == fresh->dump("t"));
 }
 
 TEST_CASE("The first sync after a failed one pushes every change committed before it", "[sync][trust]") {
@@ -594,37 +605,40 @@ TEST_CASE("Wrong requests and refused operations report the right error", "[sync
   }
 }
 
-TEST_CASE("The server keeps dbfiles it acknowledged and survives a corrupt one", "[sync][trust]") {
+TEST_CASE("The server keeps a dbfile whose failed creating push raced with pulls", "[sync][trust]") {
   ServerProcess server;
   TempDir dir;
-
-  SECTION("a failed creating push while the same name is being pulled") {
-    // The window is a pull still holding a connection to the half-created file when the
-    // failed push removes it. About one round in five hits it (one in twelve at worst
-    // seen), so a hundred rounds, each with a dbfile of its own.
-    std::vector<std::string> names;
-    for (int round = 0; round < 100; ++round) names.push_back("race_" + std::to_string(round));
-    for (const std::string &name : names) {
-      long refused = 0;
-      {
-        SteadyPullers pullers(server.url(), name, 2);
-        refused = zumero::http_post(server.url(), "/push", failing_creation(name), "application/x-zumero").status;
-      }
-      INFO(name << ": the failing push got " << refused);
-      CHECK((refused >= 400 && refused < 500));
-      Client creator(dir.path() / (name + ".db"));
-      creator.exec(std::string(kCheckedTable) + "; INSERT INTO t VALUES ('good', 1)");
-      CHECK(creator.sync_error(server.url(), name) == "");
+  // The window is a pull still holding a connection to the half-created file when the
+  // failed push removes it. About one round in five hits it (one in twelve at worst
+  // seen), so a hundred rounds, each with a dbfile of its own.
+  std::vector<std::string> names;
+  for (int round = 0; round < 100; ++round) names.push_back("race_" + std::to_string(round));
+  for (const std::string &name : names) {
+    long refused = 0;
+    {
+      SteadyPullers pullers(server.url(), name, 2);
+      refused = zumero::http_post(server.url(), "/push", failing_creation(name), "application/x-zumero").status;
     }
-    server.restart();
-    std::vector<std::string> lost;
-    for (const std::string &name : names) {
-      Client fresh(dir.path() / ("fresh_" + name + ".db"));
-      fresh.sync_error(server.url(), name);
-      if (rows_or_error(fresh, "SELECT k, v FROM t") != Rows{{"good", "1"}}) lost.push_back(name);
-    }
-    CHECK(lost == std::vector<std::string>{});
+    INFO(name << ": the failing push got " << refused);
+    CHECK((refused >= 400 && refused < 500));
+    Client creator(dir.path() / (name + ".db"));
+    creator.exec(std::string(kCheckedTable) + "; INSERT INTO t VALUES ('good', 1)");
+    CHECK(creator.sync_error(server.url(), name) == "");
   }
+  server.restart();
+  std::vector<std::string> lost;
+  for (const std::string &name : names) {
+    Client fresh(dir.path() / ("fresh_" + name + ".db"));
+    fresh.sync_error(server.url(), name);
+    if (rows_or_error(fresh, "SELECT k, v FROM t") != Rows{{"good", "1"}}) lost.push_back(name);
+  }
+  CHECK(lost == std::vector<std::string>{});
+}
+
+// These write into the server's files behind its back: the SQLite files only.
+TEST_CASE("The server keeps dbfiles it acknowledged and survives a corrupt one", "[sync][trust][sqlite-files]") {
+  ServerProcess server;
+  TempDir dir;
 
   SECTION("the server log cannot be written after a creating push") {
     block_server_log(server, true);
