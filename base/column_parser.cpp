@@ -1,5 +1,7 @@
 #include "base/column_parser.h"
 
+#include <algorithm>
+
 #include "base/sql.h"
 
 namespace zumero {
@@ -183,11 +185,25 @@ size_t expression_pieces(const TableDefinition &table) {
   return pieces;
 }
 
+// How deep the argument nests parentheses, those in quotes aside.
+int parenthesis_depth(const std::string &argument) {
+  int depth = 0;
+  int deepest = 0;
+  for (const Token &token : tokenize_sql(argument)) {
+    if (token.kind != TokenKind::Operator) continue;
+    if (token.text == "(") deepest = std::max(deepest, ++depth);
+    if (token.text == ")") --depth;
+  }
+  return deepest;
+}
+
 // Checks the definition as a whole and finds its INTEGER PRIMARY KEY.
 void finish(TableDefinition &table) {
   if (table.columns.empty()) fail("syntax_error");
   if (table.columns.size() > kMaxColumns) fail("invalid_argument");
   if (expression_pieces(table) > kMaxDefinitionPieces) fail("invalid_argument");
+  for (const std::string &argument : table.arguments())
+    if (parenthesis_depth(argument) > kMaxArgumentParentheses) fail("invalid_argument");
   table.integer_primary_key = -1;
   table.renumber_on_sync = true;
   int primary_keys = 0;

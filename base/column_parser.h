@@ -28,8 +28,10 @@
 //                                 NUL; column names used twice (case-insensitively) or
 //                                 reserved (is_reserved_column_name); more than kMaxColumns
 //                                 columns, kMaxDefinitionBytes of text or
-//                                 kMaxDefinitionPieces expression pieces; constraints naming unknown columns; every
-//                                 expression construct expression.h refuses
+//                                 kMaxDefinitionPieces expression pieces; an argument nesting
+//                                 parentheses deeper than kMaxArgumentParentheses; constraints
+//                                 naming unknown columns; every expression construct
+//                                 expression.h refuses
 // validate_table_name adds the rules for table names (no_dollar_sign_in_table_name,
 // invalid_argument). Parsing has no state outside its arguments and throws only
 // zumero::Error (or std::bad_alloc) on any input.
@@ -48,6 +50,11 @@ constexpr size_t kMaxColumns = 1000;
 // that a few bytes on the wire cannot make SQLite parse megabytes of schema.
 constexpr size_t kMaxDefinitionBytes = 256 * 1024;
 constexpr size_t kMaxDefinitionPieces = 50000;
+// SQLite reads the module arguments of CREATE VIRTUAL TABLE with two entries of its
+// 100-entry parser stack per open parenthesis (47 levels pass in 3.40); zumero writes
+// that statement itself when a table arrives by sync or is adopted, so no canonical
+// argument may nest parentheses deeper than this.
+constexpr int kMaxArgumentParentheses = 32;
 
 struct ForeignKeyReference {
   std::string table;                 // the zumero table referenced

@@ -11,24 +11,51 @@ namespace zumero {
 namespace {
 
 // SQLite's own scalar functions that neither reach outside the database nor depend on
-// the connection (no load_extension, no application or zumero functions). random and
-// randomblob are there for the guide's DEFAULT (random()) and UUID examples.
-const std::string_view kAllowedFunctions[] = {
-    "abs", "char", "coalesce", "format", "glob", "hex", "ifnull", "iif", "instr", "length", "like",
-    "likelihood", "likely", "lower", "ltrim", "max", "min", "nullif", "printf", "quote", "random",
-    "randomblob", "replace", "round", "rtrim", "sign", "substr", "substring", "trim", "typeof", "unhex",
-    "unicode", "unlikely", "upper", "zeroblob",
-    // date and time
-    "date", "time", "datetime", "julianday", "strftime", "unixepoch",
-    // CURRENT_DATE, CURRENT_TIME and CURRENT_TIMESTAMP, as SQLite's authorizer names them
-    "current_date", "current_time", "current_timestamp",
-    // math
-    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "ceiling", "cos", "cosh",
-    "degrees", "exp", "floor", "ln", "log", "log10", "log2", "mod", "pi", "pow", "power", "radians",
-    "sin", "sinh", "sqrt", "tan", "tanh", "trunc",
-    // JSON
-    "json", "json_array", "json_extract", "json_object", "json_quote", "json_type", "json_valid",
+// the connection (no load_extension, no application or zumero functions), each with the
+// argument counts SQLite 3.40 registers for it: a call with another count is refused by
+// SQLite when it compiles the expression ("wrong number of arguments"), or runs into an
+// error every time it is evaluated. random and randomblob are there for the guide's
+// DEFAULT (random()) and UUID examples. Only functions every supported SQLite has
+// (3.40 on): unhex, for one, arrived in 3.41.
+struct CallableFunction {
+  std::string_view name;
+  int min_arguments;
+  int max_arguments;  // kVariadic: up to kMaxFunctionArguments
 };
+constexpr int kVariadic = -1;
+
+const CallableFunction kCallableFunctions[] = {
+    {"abs", 1, 1}, {"char", 0, kVariadic}, {"coalesce", 2, kVariadic}, {"format", 0, kVariadic}, {"glob", 2, 2},
+    {"hex", 1, 1}, {"ifnull", 2, 2}, {"iif", 3, 3}, {"instr", 2, 2}, {"length", 1, 1}, {"like", 2, 3},
+    {"likelihood", 2, 2}, {"likely", 1, 1}, {"lower", 1, 1}, {"ltrim", 1, 2},
+    // with one argument, max and min are the aggregates, which a definition cannot use
+    {"max", 2, kVariadic}, {"min", 2, kVariadic}, {"nullif", 2, 2}, {"printf", 0, kVariadic}, {"quote", 1, 1},
+    {"random", 0, 0}, {"randomblob", 1, 1}, {"replace", 3, 3}, {"round", 1, 2}, {"rtrim", 1, 2}, {"sign", 1, 1},
+    {"substr", 2, 3}, {"substring", 2, 3}, {"trim", 1, 2}, {"typeof", 1, 1}, {"unicode", 1, 1},
+    {"unlikely", 1, 1}, {"upper", 1, 1}, {"zeroblob", 1, 1},
+    // date and time
+    {"date", 0, kVariadic}, {"time", 0, kVariadic}, {"datetime", 0, kVariadic}, {"julianday", 0, kVariadic},
+    {"strftime", 0, kVariadic}, {"unixepoch", 0, kVariadic},
+    // math
+    {"acos", 1, 1}, {"acosh", 1, 1}, {"asin", 1, 1}, {"asinh", 1, 1}, {"atan", 1, 1}, {"atan2", 2, 2},
+    {"atanh", 1, 1}, {"ceil", 1, 1}, {"ceiling", 1, 1}, {"cos", 1, 1}, {"cosh", 1, 1}, {"degrees", 1, 1},
+    {"exp", 1, 1}, {"floor", 1, 1}, {"ln", 1, 1}, {"log", 1, 2}, {"log10", 1, 1}, {"log2", 1, 1}, {"mod", 2, 2},
+    {"pi", 0, 0}, {"pow", 2, 2}, {"power", 2, 2}, {"radians", 1, 1}, {"sin", 1, 1}, {"sinh", 1, 1},
+    {"sqrt", 1, 1}, {"tan", 1, 1}, {"tanh", 1, 1}, {"trunc", 1, 1},
+    // JSON; json_object takes name/value pairs and fails on an odd count when it runs
+    {"json", 1, 1}, {"json_array", 0, kVariadic}, {"json_extract", 0, kVariadic}, {"json_object", 0, kVariadic},
+    {"json_quote", 1, 1}, {"json_type", 1, 2}, {"json_valid", 1, 1},
+};
+
+// CURRENT_DATE, CURRENT_TIME and CURRENT_TIMESTAMP, as SQLite's authorizer names them.
+// They are keywords, never called with parentheses.
+const std::string_view kKeywordFunctions[] = {"current_date", "current_time", "current_timestamp"};
+
+const CallableFunction *callable_function(std::string_view lower_name) {
+  for (const CallableFunction &function : kCallableFunctions)
+    if (function.name == lower_name) return &function;
+  return nullptr;
+}
 
 const char *const kRefusedOperators[] = {"->", "->>"};
 const char *const kRefusedWords[] = {"SELECT", "EXISTS", "VALUES", "WITH", "RAISE", "REGEXP", "MATCH",
@@ -64,9 +91,61 @@ bool would_merge(char last, char first) {
   return false;
 }
 
+// A hex literal SQLite can hold in 64 bits: at most 16 digits after leading zeros.
+// A longer one makes every statement that uses it fail to compile ("hex literal too big").
+bool hex_literal_fits(const std::string &text) {
+  if (text.size() < 2 || (text[1] != 'x' && text[1] != 'X')) return true;
+  std::size_t first = text.find_first_not_of('0', 2);
+  return first == std::string::npos || text.size() - first <= 16;
+}
+
+// True for a floating-point literal whose value is at most 1: what SQLite accepts as the
+// second argument of likelihood() (exprProbability in resolve.c). The value is compared
+// in decimal, exactly, so no rounding (and no locale) decides.
+bool is_probability_literal(const std::string &text) {
+  if (text.size() > 1 && (text[1] == 'x' || text[1] == 'X')) return false;
+  const std::size_t exponent_at = text.find_first_of("eE");
+  const std::string mantissa = text.substr(0, exponent_at);
+  if (mantissa.find('.') == std::string::npos && exponent_at == std::string::npos) return false;  // an integer
+  // value = digits * 10^scale, with digits free of leading and trailing zeros
+  long long scale = 0;
+  if (exponent_at != std::string::npos) {
+    std::size_t i = exponent_at + 1;
+    bool negative = i < text.size() && text[i] == '-';
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
+    for (; i < text.size(); ++i) scale = std::min(scale * 10 + (text[i] - '0'), 1000000000LL);
+    if (negative) scale = -scale;
+  }
+  std::string digits;
+  bool after_point = false;
+  for (char c : mantissa) {
+    if (c == '.') {
+      after_point = true;
+    } else {
+      if (after_point) --scale;
+      if (!digits.empty() || c != '0') digits += c;
+    }
+  }
+  while (!digits.empty() && digits.back() == '0') {
+    digits.pop_back();
+    ++scale;
+  }
+  if (digits.empty()) return true;  // zero
+  // digits * 10^scale lies in [10^top, 10^(top+1)): below 1 when top < 0; 1 itself only as "1".
+  const long long top = static_cast<long long>(digits.size()) - 1 + scale;
+  return top < 0 || (top == 0 && digits == "1");
+}
+
 // Recursive descent over SQLite's precedence levels, from OR (lowest) to the unary
 // operators. The pieces are emitted in input order; the levels only decide where an
 // operand may stand, so the rendered text groups exactly as the input did.
+//
+// Two of SQLite's limits are followed on the way. Each parse function returns the height
+// of the tree SQLite builds for what it read (a node per operator, call, CASE, CAST and
+// COLLATE; parentheses add none), bounded by kMaxExpressionHeight. And while an inner
+// expression is read, Nested charges what SQLite's parser keeps on its stack for the
+// unfinished construct around it (for "a + (", the "a", the "+" and the "("), bounded by
+// kMaxExpressionNesting; the charges are those of SQLite's grammar (parse.y).
 class ExpressionParser {
 public:
   ExpressionParser(TokenCursor &cursor, bool allow_columns) : cursor_(cursor), allow_columns_(allow_columns) {}
@@ -95,6 +174,43 @@ public:
   }
 
 private:
+  // Parser stack entries SQLite holds while the inner expression of a construct is read.
+  static constexpr int kOperatorRight = 2;        // expr OP
+  static constexpr int kIsNotRight = 3;           // expr IS NOT
+  static constexpr int kPrefix = 1;               // NOT, -, +, ~
+  static constexpr int kParenthesis = 1;          // (
+  static constexpr int kCastOperand = 2;          // CAST (
+  static constexpr int kCaseBranch = 6;           // CASE operand branches WHEN expr THEN
+  static constexpr int kInListItem = 5;           // expr IN ( items ,
+  static constexpr int kBetweenLower = 2;         // expr BETWEEN
+  static constexpr int kBetweenUpper = 4;         // expr BETWEEN expr AND
+  static constexpr int kLikePattern = 2;          // expr LIKE
+  static constexpr int kLikeEscape = 4;           // expr LIKE expr ESCAPE
+  static constexpr int kPostfix = 2;              // expr COLLATE name, expr NOT NULL
+  static constexpr int kCastType = 8;             // (CAST ( then) expr AS type ( n , m
+  static constexpr int kCall = 5;                 // name ( distinct arguments , or )
+
+  class Nested {
+  public:
+    Nested(ExpressionParser &parser, int entries) : parser_(parser), entries_(entries) {
+      parser_.nesting_ += entries_;
+      if (parser_.nesting_ > kMaxExpressionNesting) fail("invalid_argument");
+    }
+    ~Nested() { parser_.nesting_ -= entries_; }
+    Nested(const Nested &) = delete;
+    Nested &operator=(const Nested &) = delete;
+
+  private:
+    ExpressionParser &parser_;
+    int entries_;
+  };
+
+  // The height of a node above children of height `below`.
+  static int node(int below) {
+    if (below + 1 > kMaxExpressionHeight) fail("invalid_argument");
+    return below + 1;
+  }
+
   void finish() {
     if (cursor_.is_operator(";")) fail("invalid_argument");
   }
@@ -107,11 +223,6 @@ private:
     emit(Expression::Kind::Punctuation, text, glue_left, glue_right);
   }
 
-  void enter() {
-    if (++depth_ > kMaxExpressionDepth) fail("invalid_argument");
-  }
-  void leave() { --depth_; }
-
   void refuse_construct(const Token &token) {
     if (token.kind == TokenKind::Variable || is_refused_word(token)) fail("invalid_argument");
     if (token.kind == TokenKind::Operator) {
@@ -121,31 +232,33 @@ private:
     }
   }
 
-  void disjunction() {
-    conjunction();
+  int disjunction() {
+    int height = conjunction();
     while (cursor_.accept_word("OR")) {
       keyword("OR");
-      conjunction();
+      Nested nested(*this, kOperatorRight);
+      height = node(std::max(height, conjunction()));
     }
+    return height;
   }
 
-  void conjunction() {
-    negation();
+  int conjunction() {
+    int height = negation();
     while (cursor_.accept_word("AND")) {
       keyword("AND");
-      negation();
+      Nested nested(*this, kOperatorRight);
+      height = node(std::max(height, negation()));
     }
+    return height;
   }
 
-  void negation() {
+  int negation() {
     if (cursor_.accept_word("NOT")) {
       keyword("NOT");
-      enter();
-      negation();
-      leave();
-      return;
+      Nested nested(*this, kPrefix);
+      return node(negation());
     }
-    equality();
+    return equality();
   }
 
   bool negated_operator_follows() const {
@@ -155,55 +268,70 @@ private:
     return false;
   }
 
+  // comparison() with `entries` charged while it is read.
+  int nested_comparison(int entries) {
+    Nested nested(*this, entries);
+    return comparison();
+  }
+
   // = == != <> IS [NOT], [NOT] IN, [NOT] LIKE/GLOB [ESCAPE], [NOT] BETWEEN .. AND .., NOT NULL
-  void equality() {
-    comparison();
+  int equality() {
+    int height = comparison();
     for (;;) {
       const Token &token = cursor_.peek();
       if (token.kind == TokenKind::Operator &&
           (token.text == "=" || token.text == "==" || token.text == "!=" || token.text == "<>")) {
         emit(Expression::Kind::Operator, cursor_.next().text);
-        comparison();
+        height = node(std::max(height, nested_comparison(kOperatorRight)));
       } else if (cursor_.accept_word("IS")) {
         keyword("IS");
-        if (cursor_.accept_word("NOT")) keyword("NOT");
-        comparison();
+        bool negated = cursor_.accept_word("NOT");
+        if (negated) keyword("NOT");
+        height = node(std::max(height, nested_comparison(negated ? kIsNotRight : kOperatorRight)));
       } else if (negated_operator_follows() || cursor_.is_word("IN") || cursor_.is_word("LIKE") ||
                  cursor_.is_word("GLOB") || cursor_.is_word("BETWEEN")) {
         if (cursor_.accept_word("NOT")) keyword("NOT");
         if (cursor_.accept_word("NULL")) {
+          Nested nested(*this, kPostfix);
           keyword("NULL");
+          height = node(height);
         } else if (cursor_.accept_word("IN")) {
           keyword("IN");
-          in_list();
+          height = node(std::max(height, in_list()));
         } else if (cursor_.accept_word("BETWEEN")) {
           keyword("BETWEEN");
-          comparison();
+          int lower = nested_comparison(kBetweenLower);
           cursor_.expect_word("AND");
           keyword("AND");
-          comparison();
+          int upper = nested_comparison(kBetweenUpper);
+          height = node(std::max({height, lower, upper}));
         } else if (cursor_.is_word("LIKE") || cursor_.is_word("GLOB")) {
           bool like = cursor_.is_word("LIKE");
           cursor_.next();
           keyword(like ? "LIKE" : "GLOB");
-          comparison();
+          int pattern = nested_comparison(kLikePattern);
+          int escape = 0;
+          // GLOB takes no ESCAPE: SQLite would call glob() with three arguments.
+          if (!like && cursor_.is_word("ESCAPE")) fail("invalid_argument");
           if (cursor_.accept_word("ESCAPE")) {
             keyword("ESCAPE");
-            comparison();
+            escape = nested_comparison(kLikeEscape);
           }
+          height = node(std::max({height, pattern, escape}));
         } else {
           refuse_construct(cursor_.peek());  // NOT MATCH, NOT REGEXP
           fail("syntax_error");
         }
       } else {
         refuse_construct(token);
-        return;
+        return height;
       }
     }
   }
 
-  // A parenthesised list of values; never a subquery or a table.
-  void in_list() {
+  // A parenthesised list of values; never a subquery or a table. Returns the height of
+  // its highest value (0 for an empty list).
+  int in_list() {
     if (!cursor_.is_operator("(")) {
       refuse_construct(cursor_.peek());
       if (cursor_.at_identifier()) fail("invalid_argument");  // IN table, IN table-function(...)
@@ -211,17 +339,18 @@ private:
     }
     cursor_.next();
     punctuation("(", false, true);
-    enter();
+    Nested nested(*this, kInListItem);
     refuse_construct(cursor_.peek());
+    int height = 0;
     if (!cursor_.is_operator(")")) {
-      disjunction();
+      height = disjunction();
       while (cursor_.accept_operator(",")) {
         punctuation(",", true, false);
-        disjunction();
+        height = std::max(height, disjunction());
       }
     }
     close_parenthesis();
-    leave();
+    return height;
   }
 
   void close_parenthesis() {
@@ -231,51 +360,56 @@ private:
   }
 
   template <typename Next>
-  void binary(const std::initializer_list<const char *> &operators, Next next) {
-    next();
+  int binary(const std::initializer_list<const char *> &operators, Next next) {
+    int height = next();
     for (;;) {
       const Token &token = cursor_.peek();
       if (token.kind != TokenKind::Operator ||
           std::none_of(operators.begin(), operators.end(), [&](const char *op) { return token.text == op; }))
-        return;
+        return height;
       emit(Expression::Kind::Operator, cursor_.next().text);
-      next();
+      Nested nested(*this, kOperatorRight);
+      height = node(std::max(height, next()));
     }
   }
 
-  void comparison() { binary({"<", "<=", ">", ">="}, [this] { bitwise(); }); }
-  void bitwise() { binary({"&", "|", "<<", ">>"}, [this] { additive(); }); }
-  void additive() { binary({"+", "-"}, [this] { multiplicative(); }); }
-  void multiplicative() { binary({"*", "/", "%"}, [this] { concatenation(); }); }
-  void concatenation() { binary({"||"}, [this] { collated(); }); }
+  int comparison() { return binary({"<", "<=", ">", ">="}, [this] { return bitwise(); }); }
+  int bitwise() { return binary({"&", "|", "<<", ">>"}, [this] { return additive(); }); }
+  int additive() { return binary({"+", "-"}, [this] { return multiplicative(); }); }
+  int multiplicative() { return binary({"*", "/", "%"}, [this] { return concatenation(); }); }
+  int concatenation() { return binary({"||"}, [this] { return collated(); }); }
 
-  void collated() {
-    unary();
+  int collated() {
+    int height = unary();
     while (cursor_.accept_word("COLLATE")) {
+      Nested nested(*this, kPostfix);
       keyword("COLLATE");
       std::string name = cursor_.identifier();
       check_name(name);
       if (!is_builtin_collation(name)) fail("invalid_argument");
       emit(Expression::Kind::Collation, name);
+      height = node(height);
     }
+    return height;
   }
 
-  void unary() {
+  int unary() {
     const Token &token = cursor_.peek();
     if (token.kind == TokenKind::Operator && (token.text == "-" || token.text == "+" || token.text == "~")) {
       emit(Expression::Kind::Operator, cursor_.next().text, false, true);
-      enter();
-      unary();
-      leave();
-      return;
+      Nested nested(*this, kPrefix);
+      return node(unary());
     }
-    primary();
+    return primary();
   }
 
-  void literal() {
+  int literal() {
     const Token &token = cursor_.next();
     switch (token.kind) {
-      case TokenKind::Number: emit(Expression::Kind::Number, token.text); break;
+      case TokenKind::Number:
+        if (!hex_literal_fits(token.text)) fail("invalid_argument");
+        emit(Expression::Kind::Number, token.text);
+        break;
       case TokenKind::String:
         check_text(token.text);
         emit(Expression::Kind::String, token.text);
@@ -283,6 +417,7 @@ private:
       case TokenKind::Blob: emit(Expression::Kind::Blob, token.text); break;
       default: fail("syntax_error");
     }
+    return 1;
   }
 
   bool keyword_literal() {
@@ -295,67 +430,93 @@ private:
     return false;
   }
 
-  void primary() {
+  int primary() {
     const Token &token = cursor_.peek();
     refuse_construct(token);
     switch (token.kind) {
       case TokenKind::Number:
       case TokenKind::String:
-      case TokenKind::Blob: literal(); return;
-      case TokenKind::Operator:
+      case TokenKind::Blob: return literal();
+      case TokenKind::Operator: {
         if (token.text != "(") fail("syntax_error");
         cursor_.next();
         punctuation("(", false, true);
-        enter();
+        Nested nested(*this, kParenthesis);
         refuse_construct(cursor_.peek());
-        disjunction();
+        int height = disjunction();
         close_parenthesis();
-        leave();
-        return;
+        return height;
+      }
       case TokenKind::QuotedIdentifier:
-        if (cursor_.is_operator("(", 1)) function_call();
-        else column();
-        return;
+        if (cursor_.is_operator("(", 1)) return function_call();
+        return column();
       case TokenKind::Word: break;
       default: fail("syntax_error");
     }
     if (cursor_.is_word("CASE")) return case_expression();
     if (cursor_.is_word("CAST")) return cast();
     if (cursor_.is_operator("(", 1)) return function_call();
-    if (keyword_literal()) return;
+    if (keyword_literal()) return 1;
     if (!is_sql_keyword(token.text)) return column();
     fail("syntax_error");
   }
 
-  void column() {
+  int column() {
     if (!allow_columns_) fail("invalid_argument");
     std::string name = cursor_.next().text;
     check_name(name);
     emit(Expression::Kind::Column, name);
+    return 1;
   }
 
-  void function_call() {
+  int function_call() {
     std::string name = lower_ascii(cursor_.next().text);
-    if (!is_allowed_function(name)) fail("invalid_argument");
+    const CallableFunction *function = callable_function(name);
+    if (!function) fail("invalid_argument");
     emit(Expression::Kind::Function, name, false, true);
     cursor_.expect_operator("(");
     punctuation("(", true, true);
-    enter();
     const Token &first = cursor_.peek();
     if (first.kind == TokenKind::Operator && first.text == "*") fail("invalid_argument");
     if (first.kind == TokenKind::Word && iequals(first.text, "ALL")) fail("invalid_argument");
     refuse_construct(first);
     if (name == "printf" || name == "format") check_format(first);
+    Nested call(*this, kCall);
+    int arguments = 0;
+    int height = 0;
     if (!cursor_.is_operator(")")) {
-      disjunction();
-      while (cursor_.accept_operator(",")) {
-        punctuation(",", true, false);
-        disjunction();
-      }
+      do {
+        if (arguments > 0) punctuation(",", true, false);
+        if (++arguments > kMaxFunctionArguments) fail("invalid_argument");
+        const std::size_t argument_start = out_.pieces().size();
+        height = std::max(height, disjunction());
+        if (name == "likelihood" && arguments == 2) check_probability(argument_start);
+      } while (cursor_.accept_operator(","));
     }
     close_parenthesis();
-    leave();
+    check_argument_count(*function, arguments);
     refuse_construct(cursor_.peek());  // FILTER (...), OVER (...)
+    return node(height);
+  }
+
+  static void check_argument_count(const CallableFunction &function, int arguments) {
+    int most = function.max_arguments == kVariadic ? kMaxFunctionArguments : function.max_arguments;
+    if (arguments < function.min_arguments || arguments > most) fail("invalid_argument");
+    if (function.name == "json_object" && arguments % 2 != 0) fail("invalid_argument");
+  }
+
+  // The pieces from `start` on, likelihood()'s second argument, must be a literal SQLite
+  // takes as a probability, in parentheses or not.
+  void check_probability(std::size_t start) const {
+    const auto &pieces = out_.pieces();
+    int literals = 0;
+    for (std::size_t i = start; i < pieces.size(); ++i) {
+      const Expression::Piece &piece = pieces[i];
+      if (piece.kind == Expression::Kind::Punctuation && (piece.text == "(" || piece.text == ")")) continue;
+      if (piece.kind != Expression::Kind::Number || !is_probability_literal(piece.text)) fail("invalid_argument");
+      ++literals;
+    }
+    if (literals != 1) fail("invalid_argument");
   }
 
   // printf and format cut a result at SQLite's length limit instead of failing, so a
@@ -375,48 +536,50 @@ private:
     }
   }
 
-  void case_expression() {
+  int case_expression() {
     cursor_.next();
     keyword("CASE");
-    enter();
-    if (!cursor_.is_word("WHEN")) disjunction();
+    Nested nested(*this, kCaseBranch);
+    int height = 0;
+    if (!cursor_.is_word("WHEN")) height = disjunction();
     if (!cursor_.is_word("WHEN")) fail("syntax_error");
     while (cursor_.accept_word("WHEN")) {
       keyword("WHEN");
-      disjunction();
+      height = std::max(height, disjunction());
       cursor_.expect_word("THEN");
       keyword("THEN");
-      disjunction();
+      height = std::max(height, disjunction());
     }
     if (cursor_.accept_word("ELSE")) {
       keyword("ELSE");
-      disjunction();
+      height = std::max(height, disjunction());
     }
     cursor_.expect_word("END");
     keyword("END");
-    leave();
+    return node(height);
   }
 
-  void cast() {
+  int cast() {
     cursor_.next();
     emit(Expression::Kind::Keyword, "CAST", false, true);
     cursor_.expect_operator("(");
     punctuation("(", true, true);
-    enter();
-    disjunction();
+    Nested nested(*this, kCastOperand);
+    int height = disjunction();
     cursor_.expect_word("AS");
     keyword("AS");
+    Nested type_name(*this, kCastType);
     std::string type = parse_type_name(cursor_);
     if (type.empty()) fail("syntax_error");
     emit(Expression::Kind::Type, type);
     close_parenthesis();
-    leave();
+    return node(height);
   }
 
   TokenCursor &cursor_;
   bool allow_columns_;
   Expression out_;
-  int depth_ = 0;
+  int nesting_ = 0;
 };
 
 }  // namespace
@@ -511,8 +674,9 @@ bool is_builtin_collation(std::string_view name) {
 }
 
 bool is_allowed_function(std::string_view lower_name) {
-  return std::find(std::begin(kAllowedFunctions), std::end(kAllowedFunctions), lower_name) !=
-         std::end(kAllowedFunctions);
+  return callable_function(lower_name) ||
+         std::find(std::begin(kKeywordFunctions), std::end(kKeywordFunctions), lower_name) !=
+             std::end(kKeywordFunctions);
 }
 
 }  // namespace zumero

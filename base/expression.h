@@ -13,8 +13,12 @@
 //                     IN table), bind parameters, REGEXP, MATCH, RAISE, OVER, FILTER, ISNULL,
 //                     NOTNULL, IS DISTINCT FROM, -> and ->>, ';', a function not in the list,
 //                     DISTINCT or * arguments, a column where none is allowed, a string or
-//                     name holding a NUL byte, more than kMaxExpressionPieces pieces or
-//                     kMaxExpressionDepth levels of nesting.
+//                     name holding a NUL byte, more than kMaxExpressionPieces pieces;
+//                     what SQLite would refuse when it compiles the expression: a call
+//                     with an argument count SQLite does not take, likelihood() without a
+//                     literal probability (0.0 to 1.0) second, a hex literal above 64 bits,
+//                     nesting beyond kMaxExpressionNesting or a tree taller than
+//                     kMaxExpressionHeight.
 //
 // Rendering: keywords upper-case, functions lower-case, names double-quoted, strings
 // single-quoted, numbers as written. The pieces balance their parentheses, so rendered
@@ -30,7 +34,16 @@ namespace zumero {
 
 constexpr size_t kMaxExpressionPieces = 10000;
 constexpr size_t kMaxNameBytes = 128;  // for every name: tables, columns, collations, constraints
-constexpr int kMaxExpressionDepth = 100;
+// SQLite 3.40 parses with a stack of 100 entries ("parser stack overflow") and refuses
+// expression trees higher than 1000 ("Expression tree is too large"). The statements
+// zumero wraps a definition's expressions in take up to about 20 entries themselves, so
+// an expression may hold at most kMaxExpressionNesting entries of unfinished constructs
+// at once: one for each open parenthesis or prefix operator, two for a pending binary
+// operator, six for a CASE (see ExpressionParser in expression.cpp).
+constexpr int kMaxExpressionNesting = 64;
+constexpr int kMaxExpressionHeight = 250;
+// SQLite's default SQLITE_MAX_FUNCTION_ARG is 127.
+constexpr int kMaxFunctionArguments = 100;
 
 class Expression {
 public:
@@ -70,7 +83,8 @@ Expression parse_default_value(TokenCursor &cursor);
 // that are not keywords. Empty when the next token is not a type word.
 std::string parse_type_name(TokenCursor &cursor);
 
-// True for the built-in scalar functions expressions may call (name in lower case).
+// True for the built-in scalar functions expressions may use (name in lower case), as
+// SQLite's authorizer names them: the callable ones and CURRENT_DATE/TIME/TIMESTAMP.
 bool is_allowed_function(std::string_view lower_name);
 // BINARY, NOCASE and RTRIM, in any case: the collations every SQLite (the server's and
 // every client's) has. Others are refused with invalid_argument.

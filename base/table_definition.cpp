@@ -1,5 +1,7 @@
 #include "base/table_definition.h"
 
+#include <new>
+
 #include "base/sql.h"
 
 namespace zumero {
@@ -58,6 +60,38 @@ std::string joined(const std::vector<std::string> &parts) {
 }
 
 std::string trigger_name(const std::string &kind, const std::string &name) { return "z$" + kind + "$" + name; }
+
+// An empty in-memory database of its own: no file, and extension loading stays off.
+class ScratchDatabase {
+public:
+  ScratchDatabase() {
+    if (sqlite3_open_v2(":memory:", &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MEMORY, nullptr) !=
+        SQLITE_OK) {
+      sqlite3_close(db_);
+      throw std::bad_alloc();
+    }
+  }
+  ~ScratchDatabase() { sqlite3_close(db_); }
+  ScratchDatabase(const ScratchDatabase &) = delete;
+  ScratchDatabase &operator=(const ScratchDatabase &) = delete;
+  sqlite3 *get() const { return db_; }
+
+private:
+  sqlite3 *db_ = nullptr;
+};
+
+// Prepares one statement and, when run, steps it to the end; false when SQLite refuses.
+bool sqlite_accepts(sqlite3 *db, const std::string &sql, bool run) {
+  sqlite3_stmt *statement = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &statement, nullptr);
+  if (rc == SQLITE_OK && statement && run) {
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    }
+    if (rc == SQLITE_DONE) rc = SQLITE_OK;
+  }
+  sqlite3_finalize(statement);
+  return rc == SQLITE_OK;
+}
 
 }  // namespace
 
@@ -192,6 +226,17 @@ const std::vector<std::string> &acl_table_arguments() {
       "CHECK (op <> '*' OR tbl = '')",
   };
   return arguments;
+}
+
+void check_definition_compiles(const std::string &name, const TableDefinition &table) {
+  ScratchDatabase scratch;
+  // Only prepared: running it would need the module, and parsing is what can fail.
+  if (!sqlite_accepts(scratch.get(), create_virtual_table_sql("main", name, table), false)) fail("invalid_argument");
+  for (const std::string &ddl : {live_table_ddl("main", name, table), history_table_ddl("main", name, table)})
+    if (!sqlite_accepts(scratch.get(), ddl, true)) fail("invalid_argument");
+  for (const std::string &stored : {live_table_name(name), history_table_name(name)})
+    if (!sqlite_accepts(scratch.get(), "INSERT INTO " + qualified("main", stored) + " DEFAULT VALUES", false))
+      fail("invalid_argument");
 }
 
 void check_reserved_table(const std::string &name, const TableDefinition &table) {

@@ -69,6 +69,14 @@ std::string column_list(const TableDefinition &table, const std::string &prefix 
 // The names of the history columns that follow the user columns in z$old$T.
 extern const char *const kHistoryColumns;  // "z_recid, z_rv, z_end_rv, z_txid, z_deleted"
 
+// Throws zumero:invalid_argument unless the SQLite zumero runs on accepts what it will
+// build from the definition: its CREATE VIRTUAL TABLE statement is parsed, z$T and
+// z$old$T are created, and an INSERT into each is compiled (CHECK constraints and DEFAULT values with it), in a private in-memory
+// database that is closed again; nothing is ever run on the caller's connection. The
+// parser already refuses what SQLite 3.40 refuses; this also covers a SQLite built
+// without a function the definition calls (the math functions are optional).
+void check_definition_compiles(const std::string &name, const TableDefinition &table);
+
 // The reserved tables (guide 3.2) may only have these definitions: z_audit the guide's
 // (5.1.6); z_acl the one zumero_define_acl_table creates or the guide's five plain
 // columns (7.2.1). Names compare case-insensitively.

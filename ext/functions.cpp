@@ -269,6 +269,7 @@ void adopt_existing_table(sqlite3_context *context, int, sqlite3_value **argv) {
 
     TableDefinition table = parse_create_table(create_sql).definition;
     check_reserved_table(name, table);
+    check_definition_compiles(name, table);
     require_referenced_tables(db, schema, name, table);
     std::vector<IndexDefinition> indexes = own_indexes(db, schema, name, table);
 

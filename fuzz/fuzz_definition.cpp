@@ -5,7 +5,9 @@
 //   - parses again from its canonical arguments into the same definition, and
 //   - generates a z$T and a z$old$T statement that SQLite accepts as exactly one
 //     CREATE TABLE each, creating the columns the definition names, no more, and
-//   - has DEFAULT values SQLite can compile.
+//   - has DEFAULT values SQLite can compile, and
+//   - lets an INSERT into either table compile (CHECK and DEFAULT included), and
+//   - gives a CREATE VIRTUAL TABLE statement SQLite parses as one statement.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -129,8 +131,33 @@ void check_defaults(sqlite3 *db, const TableDefinition &definition) {
   }
 }
 
+// SQLite compiles CHECK constraints and DEFAULT values into every INSERT; some refusals
+// ("hex literal too big") only come then, so an INSERT must compile on the new table.
+void check_insert_compiles(sqlite3 *db, const std::string &table) {
+  const std::string sql = "INSERT INTO " + qualified("main", table) + " DEFAULT VALUES";
+  sqlite3_stmt *statement = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &statement, nullptr);
+  sqlite3_finalize(statement);
+  if (rc != SQLITE_OK && !known_refusal(sqlite3_errmsg(db)))
+    invariant_broken("an INSERT into a generated table does not compile", sqlite3_errmsg(db) + ("\n" + sql));
+}
+
+// Tables that arrive by sync or are adopted are created with this statement, which
+// SQLite parses before the module sees any argument.
+void check_create_virtual_table_parses(sqlite3 *db, const std::string &name, const TableDefinition &definition) {
+  const std::string sql = create_virtual_table_sql("main", name, definition);
+  sqlite3_stmt *statement = nullptr;
+  const char *tail = nullptr;
+  int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &statement, &tail);
+  sqlite3_finalize(statement);
+  if (rc != SQLITE_OK && !known_refusal(sqlite3_errmsg(db)))
+    invariant_broken("SQLite cannot parse the CREATE VIRTUAL TABLE of a definition", sqlite3_errmsg(db) + ("\n" + sql));
+  if (rc == SQLITE_OK && !only_whitespace(tail)) invariant_broken("a CREATE VIRTUAL TABLE holds more than one statement", sql);
+}
+
 void check_storage_tables(const std::string &name, const TableDefinition &definition) {
   sqlite3 *db = scratch_database();
+  check_create_virtual_table_parses(db, name, definition);
   check_defaults(db, definition);
   std::vector<std::string> user_columns;
   for (const ColumnDefinition &column : definition.columns) user_columns.push_back(column.name);
@@ -143,6 +170,8 @@ void check_storage_tables(const std::string &name, const TableDefinition &defini
     run(db, "ROLLBACK TO fuzz; RELEASE fuzz");
     return;
   }
+  check_insert_compiles(db, live_table_name(name));
+  check_insert_compiles(db, history_table_name(name));
   if (column_names(db, live_table_name(name)) != user_columns)
     invariant_broken("z$T does not have the definition's columns", live_table_ddl("main", name, definition));
   if (column_names(db, history_table_name(name)) != history_columns)

@@ -459,12 +459,26 @@ def write_inputs(directory, inputs):
             f.write(content)
 
 
+def regression_seeds(directory):
+    """The inputs once in fuzz/crashers/ (regression_*), kept whatever the recording finds."""
+    if not os.path.isdir(directory):
+        return {}
+    seeds = {}
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("regression_"):
+            with open(os.path.join(directory, name), "rb") as f:
+                seeds[name] = f.read()
+    return seeds
+
+
 def replace_corpus(out, target, inputs, fuzz_build, work):
     destination = os.path.join(out, target)
+    regressions = regression_seeds(destination)
     shutil.rmtree(destination, ignore_errors=True)
+    write_inputs(destination, regressions)
     if not fuzz_build:
         write_inputs(destination, inputs)
-        return len(inputs)
+        return len(inputs) + len(regressions)
     # libFuzzer names what it keeps by the SHA-1 of its content: map back to our names.
     raw = os.path.join(work, "raw", target)
     merged = os.path.join(work, "merged", target)
@@ -476,7 +490,7 @@ def replace_corpus(out, target, inputs, fuzz_build, work):
     kept = set(os.listdir(merged))
     chosen = {name: content for name, content in inputs.items() if hashlib.sha1(content).hexdigest() in kept}
     write_inputs(destination, chosen)
-    return len(chosen)
+    return len(chosen) + len(regressions)
 
 
 def main():

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <stdexcept>
 
 #include "base/sql.h"
@@ -456,25 +457,37 @@ std::string inflate_exactly(std::string_view input, std::size_t expected) {
 
 namespace {
 
-// zlib at level 2 into out (sized by compressBound). A small payload gets a window and
-// hash table just large enough for it: setting up the default ones (a few hundred KB)
-// costs more than compressing a request header. Any inflate reads the result.
-void deflate_into(const std::string &payload, std::string &out, std::size_t offset) {
+// zlib at level 2, appended to out. A small payload gets a window and hash table just
+// large enough for it: setting up the default ones (a few hundred KB) costs more than
+// compressing a request header. Any inflate reads the result. compressBound only holds
+// for the default window and memory level; with small ones, incompressible data is cut
+// into many short stored blocks and comes out larger, so out grows when deflate fills it.
+void deflate_into(const std::string &payload, std::string &out) {
   int window_bits = 9;
   while (window_bits < 15 && (std::size_t(1) << window_bits) < payload.size()) ++window_bits;
   int memory_level = std::max(1, std::min(8, window_bits - 7));
   z_stream stream{};
   if (deflateInit2(&stream, 2, Z_DEFLATED, window_bits, memory_level, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("compression failed");
+    throw std::bad_alloc();
+  struct End {
+    z_stream &stream;
+    ~End() { deflateEnd(&stream); }
+  } end{stream};
+  const std::size_t offset = out.size();
+  out.resize(offset + deflateBound(&stream, static_cast<uLong>(payload.size())));
   stream.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(payload.data()));
   stream.avail_in = static_cast<uInt>(payload.size());
-  stream.next_out = reinterpret_cast<Bytef *>(&out[offset]);
-  stream.avail_out = static_cast<uInt>(out.size() - offset);
-  int rc = deflate(&stream, Z_FINISH);
-  std::size_t written = stream.total_out;
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("compression failed");
-  out.resize(offset + written);
+  for (;;) {
+    const std::size_t written = stream.total_out;
+    stream.next_out = reinterpret_cast<Bytef *>(&out[offset + written]);
+    stream.avail_out = static_cast<uInt>(out.size() - offset - written);
+    int rc = deflate(&stream, Z_FINISH);
+    if (rc == Z_STREAM_END) break;
+    // With all input given and Z_FINISH, deflate only stops early when out is full.
+    if ((rc != Z_OK && rc != Z_BUF_ERROR) || stream.avail_out != 0) throw std::logic_error("zlib deflate failed");
+    out.resize(out.size() + (out.size() - offset) / 8 + 64);
+  }
+  out.resize(offset + stream.total_out);
 }
 
 }  // namespace
@@ -486,14 +499,11 @@ std::string seal_envelope(const Envelope &envelope, std::size_t *full_size) {
   payload += envelope.package_bytes;
   if (payload.size() > UINT32_MAX) throw std::length_error("zumero:payload_too_large");
   if (full_size) *full_size = payload.size();
-  uLongf bound = compressBound(payload.size());
   std::string out = "ZMRO";
   out.push_back(static_cast<char>(kProtocolVersion));
   out.push_back(1);
   put_u32(out, static_cast<std::uint32_t>(payload.size()));
-  std::size_t offset = out.size();
-  out.resize(offset + bound);
-  deflate_into(payload, out, offset);
+  deflate_into(payload, out);
   return out;
 }
 

@@ -379,8 +379,25 @@ TEST_CASE("parser: size and nesting limits", "[parser][errors]") {
     return "a DEFAULT (" + std::string(static_cast<size_t>(depth), '(') + "1" + std::string(static_cast<size_t>(depth), ')') +
            ")";
   };
-  CHECK(table_error({nested(kMaxExpressionDepth)}).empty());
-  CHECK(table_error({nested(kMaxExpressionDepth + 1)}) == "zumero:invalid_argument");
+  // DEFAULT's own parentheses are one level of the argument's.
+  CHECK(table_error({nested(kMaxArgumentParentheses - 1)}).empty());
+  CHECK(table_error({nested(kMaxArgumentParentheses)}) == "zumero:invalid_argument");
+  CHECK(table_error({"a CHECK (" + std::string(static_cast<size_t>(kMaxArgumentParentheses - 1), '(') + "a" +
+                     std::string(static_cast<size_t>(kMaxArgumentParentheses - 1), ')') + ")"})
+            .empty());
+  CHECK(table_error({"a CHECK (" + std::string(static_cast<size_t>(kMaxArgumentParentheses), '(') + "a" +
+                     std::string(static_cast<size_t>(kMaxArgumentParentheses), ')') + ")"}) ==
+        "zumero:invalid_argument");
+  // Parentheses in a string do not count.
+  CHECK(table_error({"a DEFAULT ('" + std::string(100, '(') + "')"}).empty());
+  // Prefix operators hold one parser stack entry each.
+  auto negated = [](int depth) {
+    std::string text = "a DEFAULT (";
+    for (int i = 0; i < depth; ++i) text += "- ";
+    return text + "1)";
+  };
+  CHECK(table_error({negated(kMaxExpressionNesting)}).empty());
+  CHECK(table_error({negated(kMaxExpressionNesting + 1)}) == "zumero:invalid_argument");
   CHECK(table_error({nested(200000)}) == "zumero:invalid_argument");
   auto repeated = [](const std::string &text, int times) {
     std::string out;
@@ -405,6 +422,69 @@ TEST_CASE("parser: size and nesting limits", "[parser][errors]") {
   CHECK(error_of([&] { add_column(full, parse_column_definition("extra")); }) == "zumero:invalid_argument");
   columns.push_back("extra");
   CHECK(table_error(columns) == "zumero:invalid_argument");
+}
+
+TEST_CASE("parser: calls, literals and nesting SQLite would refuse to compile", "[parser][errors]") {
+  auto check_error = [](const std::string &check) { return table_error({"a REAL", "CHECK (" + check + ")"}); };
+  // Argument counts SQLite 3.40 registers for each function.
+  for (const char *call : {"abs(a)", "coalesce(a, 1, 2)", "substr(a, 1)", "substr(a, 1, 2)", "round(a)",
+                           "round(a, 1)", "like('a', a, '!')", "max(a, 1, 2)", "random() <> a", "char()",
+                           "json_object('k', a) IS NOT NULL", "date() IS NOT NULL", "pi() > a"}) {
+    INFO(call);
+    CHECK(check_error(call).empty());
+  }
+  for (const char *call : {"abs()", "abs(a, a)", "coalesce(a)", "substr(a)", "round(a, 1, 2)", "random(a)",
+                           "max(a)", "min(a)", "pi(1)", "iif(a, 1)", "json_object('k')", "unhex(a)",
+                           "current_date() IS NOT NULL", "a GLOB 'x' ESCAPE '!'"}) {
+    INFO(call);
+    CHECK(check_error(call) == "zumero:invalid_argument");
+  }
+  std::string arguments;
+  for (int i = 0; i < kMaxFunctionArguments; ++i) arguments += (i ? ", " : "") + std::to_string(i);
+  CHECK(check_error("max(" + arguments + ") > a").empty());
+  CHECK(check_error("max(" + arguments + ", 1) > a") == "zumero:invalid_argument");
+
+  // likelihood(): a floating-point literal from 0.0 to 1.0, as SQLite's parser reads it.
+  for (const char *probability : {"0.5", "(0.5)", ".0625", "1.0", "1.", "1e0", "100e-2", "0.1E+1", "0.0", "5e-999"}) {
+    INFO(probability);
+    CHECK(check_error(std::string("likelihood(a > 0, ") + probability + ")").empty());
+  }
+  for (const char *probability : {"1", "0", "2.5", "1.0000000000000000000001", "0.5e1", "0x1", "-0.5", "+0.5",
+                                  "0.5 + 0", "a", "NULL", "'0.5'", "CAST(0.5 AS REAL)"}) {
+    INFO(probability);
+    CHECK(check_error(std::string("likelihood(a > 0, ") + probability + ")") == "zumero:invalid_argument");
+  }
+
+  // 64-bit hex literals, leading zeros aside.
+  CHECK(check_error("a <> 0x7fffffffffffffff").empty());
+  CHECK(check_error("a <> 0x00000000000000000001").empty());
+  CHECK(check_error("a <> 0x10000000000000000") == "zumero:invalid_argument");
+  CHECK(table_error({"a DEFAULT 0x10000000000000000"}) == "zumero:invalid_argument");
+
+  // The tree height: a chain of binary operators grows it by one per operator.
+  auto chain = [](int operands) {
+    std::string text = "a";
+    for (int i = 1; i < operands; ++i) text += " + a";
+    return text;
+  };
+  CHECK(check_error(chain(kMaxExpressionHeight)).empty());
+  CHECK(check_error(chain(kMaxExpressionHeight + 1)) == "zumero:invalid_argument");
+
+  // Nesting: each CASE holds six of SQLite's parser stack entries, a pending operator two.
+  auto nested_case = [](int depth) {
+    std::string text = "a";
+    for (int i = 0; i < depth; ++i) text = "CASE WHEN a THEN " + text + " END";
+    return text;
+  };
+  CHECK(check_error(nested_case(kMaxExpressionNesting / 6)).empty());
+  CHECK(check_error(nested_case(kMaxExpressionNesting / 6 + 1)) == "zumero:invalid_argument");
+  auto nested_sums = [](int depth) {
+    std::string text = "a";
+    for (int i = 0; i < depth; ++i) text = "1 + (" + text + ")";
+    return text;
+  };
+  CHECK(check_error(nested_sums(kMaxExpressionNesting / 3)).empty());
+  CHECK(check_error(nested_sums(kMaxExpressionNesting / 3 + 1)) == "zumero:invalid_argument");
 }
 
 TEST_CASE("parser: add_column checks the column against the table", "[parser]") {

@@ -141,6 +141,47 @@ std::vector<Refusal> refused_columns(const Victim &victim) {
   };
 }
 
+// `inner` inside `depth` pairs of parentheses.
+std::string parenthesised(const std::string &inner, int depth) {
+  return std::string(static_cast<size_t>(depth), '(') + inner + std::string(static_cast<size_t>(depth), ')');
+}
+
+// `inner` as the innermost THEN of `depth` nested CASE expressions.
+std::string nested_case(const std::string &condition, const std::string &inner, int depth) {
+  std::string text = inner;
+  for (int i = 0; i < depth; ++i) text = "CASE WHEN " + condition + " THEN " + text + " END";
+  return text;
+}
+
+// `operand` joined `count` times by `op`.
+std::string chained(const std::string &operand, const std::string &op, int count) {
+  std::string text = operand;
+  for (int i = 1; i < count; ++i) text += op + operand;
+  return text;
+}
+
+// Definitions of a column c that zumero's checks once let through and SQLite then
+// refused, at CREATE TABLE or (for a DEFAULT or a hex literal) whenever a row was
+// written: found by fuzz/fuzz_definition.cpp (the first seven are its old crashers).
+std::vector<std::string> definitions_sqlite_refuses() {
+  return {
+      "c INTEGER CHECK (abs() > 0)",             // wrong number of arguments to function abs()
+      "c CHECK (random(c))",                     // wrong number of arguments to function random()
+      "c DEFAULT (random(1))",                   // the same, on the first insert
+      "c TEXT CHECK (unhex(c) IS NOT NULL)",     // no such function: unhex (SQLite 3.41 on)
+      "c REAL CHECK (likelihood(c, 2))",         // second argument to likelihood() must be a constant
+      "c INTEGER CHECK (" + parenthesised("c", 40) + " > 0)",  // parser stack overflow, where zumero writes
+                                                                // CREATE VIRTUAL TABLE itself (sync, adopt)
+      "c INTEGER CHECK (" + nested_case("c", "1", 19) + ")",   // parser stack overflow
+      "c INTEGER CHECK (" + chained("c", " + ", 1001) + " > 0)",  // Expression tree is too large
+      "c INTEGER CHECK (max(c) > 0)",            // misuse of aggregate function max()
+      "c TEXT CHECK (c GLOB 'x' ESCAPE '!')",    // wrong number of arguments to function glob()
+      "c INTEGER CHECK (c <> 0x10000000000000000)",  // hex literal too big, on every insert
+      "c DEFAULT (json_object('k'))",            // json_object() requires an even number of arguments
+      "c DEFAULT (current_date())",              // a keyword, not a function: syntax error
+  };
+}
+
 std::string many_columns(int count) {
   std::string body;
   for (int i = 0; i < count; ++i) body += (i ? ", c" : "c") + std::to_string(i) + " INT";
@@ -463,4 +504,51 @@ TEST_CASE("definitions: adopt refuses what CREATE VIRTUAL TABLE refuses", "[defi
                    "CREATE TABLE"));
   }
   CHECK(db.object_exists("app_index_fn"));
+}
+
+TEST_CASE("definitions: what SQLite would refuse to compile gets a zumero error up front", "[definitions][errors]") {
+  Victim victim;
+  Db &db = victim.db;
+  for (const std::string &definition : definitions_sqlite_refuses()) {
+    INFO("definition: " << definition.substr(0, 200));
+    db.expect_error("CREATE VIRTUAL TABLE u USING zumero (a TEXT, " + definition + ")", "zumero:invalid_argument");
+    Outcome added = add_column(db, "t", definition);
+    REQUIRE(added.rc != SQLITE_OK);
+    CHECK(added.message == "zumero:invalid_argument");
+  }
+  // Too deep for SQLite to read even as a module argument: it refuses the statement
+  // before zumero is asked. A column added by function gets zumero's refusal.
+  const std::string too_deep = "c INTEGER CHECK (" + parenthesised("c", 92) + " > 0)";
+  db.expect_error_containing("CREATE VIRTUAL TABLE u USING zumero (a TEXT, " + too_deep + ")", "parser stack overflow");
+  Outcome added = add_column(db, "t", too_deep);
+  REQUIRE(added.rc != SQLITE_OK);
+  CHECK(added.message == "zumero:invalid_argument");
+  victim.check_untouched();
+  db.exec("INSERT INTO t VALUES ('three', 3)");
+  CHECK(db.count("t") == 3);
+
+  // SQLite compiles a DEFAULT only when a row needs it, so it creates this table; the
+  // zumero table made from it would fail every insert, and is refused.
+  db.exec("CREATE TABLE later (c DEFAULT (random(1)), d TEXT)");
+  db.exec("INSERT INTO later (c, d) VALUES (1, 'x')");
+  db.expect_error("SELECT zumero_adopt_existing_table('main', 'later')", "zumero:invalid_argument");
+  CHECK_FALSE(db.object_exists("z$later"));
+  CHECK(db.rows("SELECT c, d FROM later") == Rows{{"1", "x"}});
+}
+
+TEST_CASE("definitions: expressions well inside SQLite's limits are accepted and work", "[definitions]") {
+  Db db;
+  db.exec("CREATE VIRTUAL TABLE deep USING zumero (a INTEGER CHECK (" + parenthesised("a", 30) +
+          " > 0), b INTEGER DEFAULT (" + nested_case("1", "5", 9) + "), c REAL CHECK (likelihood(c > 0, 0.0625)), "
+          "d INTEGER CHECK (" + chained("d", " + ", 200) + " >= 0), e INTEGER DEFAULT (0x00000000000000007f))");
+  db.exec("INSERT INTO deep (a, c, d) VALUES (1, 2.5, 3)");
+  CHECK(db.rows("SELECT a, b, c, d, e FROM deep") == Rows{{"1", "5", "2.5", "3", "127"}});
+  db.expect_failure("INSERT INTO deep (a) VALUES (0)");
+  db.expect_failure("INSERT INTO deep (a, d) VALUES (1, -1)");
+  Outcome added = add_column(db, "deep", "f INTEGER DEFAULT (" + parenthesised("7", 30) + ")");
+  REQUIRE(added.ok());
+  CHECK(db.integer("SELECT f FROM deep") == 7);
+  db.reopen();
+  db.exec("INSERT INTO deep (a) VALUES (2)");
+  CHECK(db.rows("SELECT b, f FROM deep WHERE a = 2") == Rows{{"5", "7"}});
 }

@@ -91,6 +91,7 @@ int connect_table(sqlite3 *db, void *aux, int argc, const char *const *argv, sql
       validate_table_name(table->name);
       table->definition = parse_table_definition(module_arguments(argc, argv));
       check_reserved_table(table->name, table->definition);
+      check_definition_compiles(table->name, table->definition);
       require_referenced_tables(db, table->schema, table->name, table->definition);
       ensure_housekeeping(db, table->schema);
       // zumero_adopt_existing_table creates z$T itself and moves the rows there first.

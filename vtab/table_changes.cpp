@@ -16,6 +16,7 @@ ColumnDefinition add_table_column(sqlite3 *db, ConnectionState &connection, cons
   if (!current) fail("invalid_argument");
   ColumnDefinition column = parse_column_definition(column_text);
   TableDefinition extended = add_column(*current, column);  // names, limits, CHECK references
+  check_definition_compiles(*name, extended);
   require_referenced_tables(db, schema, *name, extended);
   Savepoint savepoint(db, "zumero_add_column");
   exec(db, add_column_ddl(schema, *name, column, extended.strict_types));

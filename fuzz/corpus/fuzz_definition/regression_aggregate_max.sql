@@ -1,0 +1,1 @@
+a INTEGER CHECK (max(a) > 0)

@@ -1,0 +1,1 @@
+a TEXT CHECK (a GLOB 'x*' ESCAPE '!')

@@ -1,0 +1,1 @@
+a DEFAULT (0x1234567890abcdef01)

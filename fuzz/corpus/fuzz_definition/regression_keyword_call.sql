@@ -1,0 +1,1 @@
+a DEFAULT (current_date())
