@@ -201,7 +201,9 @@ private:
     const std::string page = "<html><head><title>404 Not Found</title></head><body>Not Found</body></html>";
     const std::string reply = "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: " +
                               std::to_string(page.size()) + "\r\nConnection: close\r\n\r\n" + page;
-    if (::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(reply.size())) ++answered_;
+    // Counted before sending: the client may act on the answer before send() returns here.
+    ++answered_;
+    ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
   }
 
   int listen_fd_ = -1;
