@@ -1422,6 +1422,15 @@ TEST_CASE("Definitions SQLite refuses only when it runs them are still the clien
       {"a DEFAULT that fails when evaluated", {"k TEXT", "j TEXT DEFAULT (json('not json'))"}, {"k"}, {text_cell("a")}},
       {"a CHECK that fails when evaluated", {"k TEXT CHECK (json(k) IS NOT NULL)"}, {"k"}, {text_cell("not json")}},
       {"a CHECK that overflows", {"k INTEGER CHECK (abs(k) >= 0)"}, {"k"}, {integer_cell(INT64_MIN)}},
+      // SQLite creates these tables, and only refuses the DEFAULT or the literal when a
+      // row is written; the server refuses the definition itself.
+      {"a DEFAULT given the wrong number of arguments", {"k TEXT", "j TEXT DEFAULT (random(1))"}, {}, {}},
+      {"a hex literal above 64 bits", {"k INTEGER CHECK (k <> 0x10000000000000000)"}, {}, {}},
+      {"likelihood() without a literal probability", {"k REAL CHECK (likelihood(k > 0, k))"}, {}, {}},
+      {"parentheses nested deeper than CREATE VIRTUAL TABLE can read",
+       {"k INTEGER CHECK (" + std::string(40, '(') + "k" + std::string(40, ')') + " > 0)"},
+       {},
+       {}},
   };
   int number = 0;
   for (const Case &mistake : cases) {
