@@ -22,6 +22,18 @@ std::string quote_identifier(std::string_view name) {
   return out + "\"";
 }
 
+std::string hex_bytes(const void *data, std::size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  const auto *bytes = static_cast<const unsigned char *>(data);
+  std::string hex;
+  hex.reserve(2 * size);
+  for (std::size_t i = 0; i < size; ++i) {
+    hex += digits[bytes[i] >> 4];
+    hex += digits[bytes[i] & 15];
+  }
+  return hex;
+}
+
 std::string quote_literal(std::string_view text) {
   std::string out = "'";
   for (char c : text) {

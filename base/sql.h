@@ -32,6 +32,7 @@ private:
 
 std::string quote_identifier(std::string_view name);  // "name" with inner quotes doubled
 std::string quote_literal(std::string_view text);     // 'text' with inner quotes doubled
+std::string hex_bytes(const void *data, std::size_t size);  // two lowercase hex digits per byte
 std::string lower_ascii(std::string_view text);
 // Table and column names compare as SQLite compares them: ASCII letters without case.
 bool iequals(std::string_view a, std::string_view b);

@@ -73,14 +73,7 @@ std::string display_value(sqlite3_stmt *statement, int column) {
   switch (sqlite3_column_type(statement, column)) {
     case SQLITE_NULL: return "NULL";
     case SQLITE_BLOB: {
-      static const char digits[] = "0123456789abcdef";
-      const auto *data = static_cast<const unsigned char *>(sqlite3_column_blob(statement, column));
-      std::string hex = "x'";
-      for (int i = 0; i < sqlite3_column_bytes(statement, column); ++i) {
-        hex += digits[data[i] >> 4];
-        hex += digits[data[i] & 15];
-      }
-      return hex + "'";
+      return "x'" + hex_bytes(sqlite3_column_blob(statement, column), sqlite3_column_bytes(statement, column)) + "'";
     }
     default: {
       const unsigned char *text = sqlite3_column_text(statement, column);

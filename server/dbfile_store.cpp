@@ -16,13 +16,7 @@ namespace {
 std::string random_token() {
   unsigned char bytes[8];
   sqlite3_randomness(sizeof bytes, bytes);
-  static const char digits[] = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += digits[b >> 4];
-    token += digits[b & 15];
-  }
-  return token;
+  return hex_bytes(bytes, sizeof bytes);
 }
 
 std::atomic<int> value_limit{16 * 1024 * 1024};

@@ -92,13 +92,7 @@ std::string digest_hex(const std::string &text) {
   initialize_sodium();
   unsigned char out[crypto_generichash_BYTES];
   crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char *>(text.data()), text.size(), nullptr, 0);
-  static const char digits[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : out) {
-    hex += digits[b >> 4];
-    hex += digits[b & 15];
-  }
-  return hex;
+  return hex_bytes(out, sizeof out);
 }
 
 struct UserRecord {

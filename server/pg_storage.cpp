@@ -72,13 +72,7 @@ auto guarded(const char *what, Work &&work) -> decltype(work()) {
 std::string random_token() {
   unsigned char bytes[12];
   sqlite3_randomness(sizeof bytes, bytes);
-  static const char digits[] = "0123456789abcdef";
-  std::string token;
-  for (unsigned char b : bytes) {
-    token += digits[b >> 4];
-    token += digits[b & 15];
-  }
-  return token;
+  return hex_bytes(bytes, sizeof bytes);
 }
 
 // Records travel compressed (images are mostly empty pages): the uncompressed size as

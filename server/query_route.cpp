@@ -53,14 +53,7 @@ json value_json(sqlite3_stmt *statement, int column) {
       return std::string(reinterpret_cast<const char *>(sqlite3_column_text(statement, column)),
                          sqlite3_column_bytes(statement, column));
     default: {
-      static const char digits[] = "0123456789abcdef";
-      const auto *data = static_cast<const unsigned char *>(sqlite3_column_blob(statement, column));
-      std::string hex = "x'";
-      for (int i = 0; i < sqlite3_column_bytes(statement, column); ++i) {
-        hex += digits[data[i] >> 4];
-        hex += digits[data[i] & 15];
-      }
-      return hex + "'";
+      return "x'" + hex_bytes(sqlite3_column_blob(statement, column), sqlite3_column_bytes(statement, column)) + "'";
     }
   }
 }

@@ -8,15 +8,9 @@
 namespace zumero::sync {
 
 std::string random_hex(int bytes) {
-  std::string out;
-  static const char digits[] = "0123456789abcdef";
-  for (int i = 0; i < bytes; ++i) {
-    unsigned char b = 0;
-    sqlite3_randomness(1, &b);
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
+  std::string random(static_cast<std::size_t>(bytes), '\0');
+  sqlite3_randomness(bytes, random.data());
+  return hex_bytes(random.data(), random.size());
 }
 
 void ensure_sync_tables(sqlite3 *db, const std::string &schema) {
